@@ -1,0 +1,104 @@
+"""`Chain`: the one interface every backend implements (subtensor, local runtime, dev ledger).
+
+Amounts are integers in rao (1 TAO = 10**9 rao). Signers are substrate-interface `Keypair`s:
+coldkeys sign registration and staking, hotkeys sign serve_axon and weights, `sudo` is the
+chain's sudo key (//Alice on local chains).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+from substrateinterface import Keypair
+
+from chain.types import Hyperparameters, Metagraph
+
+
+class Chain(ABC):
+    url: str
+    #: consensus variant the chain's epoch follows: "current" or "spec148"
+    yuma_variant: str = "current"
+
+    # --- reads -----------------------------------------------------------------------------
+    @abstractmethod
+    def block(self) -> int: ...
+
+    @abstractmethod
+    def subnets(self) -> list[int]: ...
+
+    @abstractmethod
+    def uid(self, netuid: int, hotkey: str) -> int | None: ...
+
+    @abstractmethod
+    def hyperparameters(self, netuid: int) -> Hyperparameters: ...
+
+    @abstractmethod
+    def metagraph(self, netuid: int, block: int | None = None) -> Metagraph: ...
+
+    @abstractmethod
+    def balance(self, ss58: str) -> int: ...
+
+    @abstractmethod
+    def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int: ...
+
+    # --- writes ----------------------------------------------------------------------------
+    @abstractmethod
+    def transfer(self, signer: Keypair, dest: str, amount: int) -> None: ...
+
+    @abstractmethod
+    def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int: ...
+
+    @abstractmethod
+    def register(self, netuid: int, hotkey: str, coldkey: Keypair) -> int:
+        """Burned registration; returns the uid. Idempotent: an already registered hotkey returns its uid."""
+
+    @abstractmethod
+    def serve_axon(self, netuid: int, hotkey: Keypair, ip: str, port: int, protocol: int = 4, version: int = 0) -> None: ...
+
+    @abstractmethod
+    def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None: ...
+
+    @abstractmethod
+    def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None: ...
+
+    @abstractmethod
+    def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
+        """Raw u16 weights (see chain.weights.scores_to_u16 to get them from float scores)."""
+
+    @abstractmethod
+    def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
+                       salt: Sequence[int], version_key: int = 0) -> None: ...
+
+    @abstractmethod
+    def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
+                       salt: Sequence[int], version_key: int = 0) -> None: ...
+
+    @abstractmethod
+    def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
+        """Set one field of `Hyperparameters` by name (sudo / subnet owner only)."""
+
+    # --- blocks (local and dev chains only; the public network raises UnsupportedError) ----
+    @abstractmethod
+    def advance_blocks(self, n: int = 1) -> int:
+        """Produce n blocks now; returns the new head."""
+
+    def wait_for_block(self, target: int, timeout: float = 60.0) -> int:
+        """Block until the head reaches `target` (default: poll; dev/local backends may advance)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while (head := self.block()) < target:
+            if time.monotonic() > deadline:
+                from chain.errors import ChainError
+                raise ChainError(f"block {target} not reached within {timeout:.0f}s (head {head})",
+                                 hint="is the chain producing blocks? for a local chain run `neuron localnet status`")
+            time.sleep(0.2)
+        return head
+
+    def close(self) -> None:
+        """Release connections / processes this object owns."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
