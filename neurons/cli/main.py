@@ -10,7 +10,9 @@ import importlib
 import logging
 import sys
 
-# (command, module, one-line help shown when the module is missing)
+from neurons.cli.errors import CLIError
+
+# (command, module); a module not installed in this build is left out of the listing
 COMMANDS: list[tuple[str, str]] = [
     ("wallet", "neurons.cli.wallet"),
     ("config", "neurons.cli.config"),
@@ -27,8 +29,21 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-class CLIError(Exception):
-    """An error whose message tells the user what to do next; printed without a traceback."""
+__all__ = ["main", "build_parser", "CLIError", "COMMANDS"]
+
+
+class _Broken:
+    """Stands in for a command module that fails to import: `neuron --help` still works, the command says why."""
+
+    def __init__(self, module: str, error: Exception):
+        self.HELP = f"(unavailable: {type(error).__name__}: {error})"[:100]
+        self._error = f"{module} failed to import: {type(error).__name__}: {error}"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise CLIError(self._error, hint="reinstall opensubnet (`pip install -e .`), or run with -v for the traceback")
 
 
 def _load(module: str):
@@ -37,21 +52,27 @@ def _load(module: str):
     except ModuleNotFoundError as e:
         if e.name == module:  # command not shipped in this build
             return None
-        raise
+        return _Broken(module, e)
+    except Exception as e:  # noqa: BLE001 - one broken command must not take down the others
+        return _Broken(module, e)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    loaded = [(name, mod) for name, module in COMMANDS if (mod := _load(module)) is not None]
+    width = max((len(name) for name, _ in loaded), default=0) + 2
+    listing = "\n".join(f"  {name:<{width}}{' '.join(mod.HELP.split())}" for name, mod in loaded)
     parser = argparse.ArgumentParser(
         prog="neuron",
-        description="opensubnet: run miners, validators and local subnets.",
+        usage="neuron [-h] [-v] COMMAND ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # one line per command, never wrapped
+        description=f"opensubnet: run miners, validators and local subnets.\n\ncommands:\n{listing}",
+        epilog="Run `neuron COMMAND --help` for a command's options. Settings come from flags,\n"
+               "OPENSUBNET_SECTION__KEY env vars and opensubnet.toml (see `neuron config show`).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS:
-        mod = _load(module)
-        if mod is None:
-            continue
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS, prog="neuron")
+    for name, mod in loaded:
+        p = sub.add_parser(name, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -77,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         hint = getattr(e, "hint", None)
-        print(f"error: {e}" + (f"\n  -> {hint}" if hint else ""), file=sys.stderr)
+        show_hint = hint and hint not in str(e)
+        print(f"error: {e}" + (f"\n  -> {hint}" if show_hint else ""), file=sys.stderr)
         return 2 if isinstance(e, CLIError) else 1
 
 

@@ -1,0 +1,69 @@
+"""Real sudo calls that make the local chain practical: chain-wide limits relaxed once after start,
+and per new subnet a short tempo, no weights rate limit, many registrations per block, plus root
+network weights so the subnet earns emission (spec 148 pays a subnet only if root weights it)."""
+from __future__ import annotations
+
+import logging
+
+from substrateinterface import Keypair
+
+from chain.localnet.config import ROOT_HOTKEY_URI
+from chain.subtensor import SubtensorChain
+
+log = logging.getLogger(__name__)
+ROOT_NETUID = 0
+LOCAL_TEMPO = 10
+ROOT_TEMPO = 5
+ROOT_STAKE = 1000 * 10**9
+
+#: per-subnet values set right after `create_subnet` on the local chain
+PRACTICAL = {"weights_rate_limit": 0, "target_registrations_per_interval": 256,
+             "max_registrations_per_block": 256, "serving_rate_limit": 0}
+
+
+def sudo_key() -> Keypair:
+    return Keypair.create_from_uri("//Alice")
+
+
+def root_hotkey() -> Keypair:
+    return Keypair.create_from_uri(ROOT_HOTKEY_URI)
+
+
+def _u64(value: int) -> str:
+    return "0x" + int(value).to_bytes(8, "little").hex()
+
+
+def relax_chain(chain: SubtensorChain) -> None:
+    """Once per fresh chain: no subnet-creation or tx rate limits, cheap subnets, many stakes per
+    interval, a fast root network and a staked root validator that will weight every subnet."""
+    alice = sudo_key()
+    chain.submit("AdminUtils", "sudo_set_network_rate_limit", {"rate_limit": 0}, alice, sudo=True)
+    chain.submit("AdminUtils", "sudo_set_tx_rate_limit", {"tx_rate_limit": 0}, alice, sudo=True)
+    chain.submit("AdminUtils", "sudo_set_network_min_lock_cost", {"lock_cost": 100 * 10**9}, alice, sudo=True)
+    if chain.shape.has_storage("SubtensorModule", "TargetStakesPerInterval"):
+        # no AdminUtils call exists for it on spec 148: set it with the root-only System.set_storage
+        key = chain.storage_key("SubtensorModule", "TargetStakesPerInterval")
+        chain.submit("System", "set_storage", {"items": [(key, _u64(1_000_000))]}, alice, sudo=True)
+    chain.set_hyperparameter(ROOT_NETUID, "tempo", ROOT_TEMPO, alice)
+    chain.set_hyperparameter(ROOT_NETUID, "weights_rate_limit", 0, alice)
+    root = root_hotkey()
+    chain.submit("SubtensorModule", "root_register", {"hotkey": root.ss58_address}, alice)
+    chain.add_stake(alice, root.ss58_address, ROOT_STAKE)
+    log.info("local chain relaxed: no network/tx rate limits, root validator %s staked", root.ss58_address[:8])
+
+
+def make_practical(chain: SubtensorChain, netuid: int, tempo: int = LOCAL_TEMPO) -> None:
+    """Short tempo and relaxed limits on `netuid`, then root weights spread over all subnets."""
+    alice = sudo_key()
+    chain.set_hyperparameter(netuid, "tempo", tempo, alice)
+    for name, value in PRACTICAL.items():
+        chain.set_hyperparameter(netuid, name, value, alice)
+    weight_subnets(chain)
+
+
+def weight_subnets(chain: SubtensorChain) -> None:
+    """Root validator weights every non-root subnet equally, so each earns emission."""
+    subnets = [n for n in chain.subnets() if n != ROOT_NETUID]
+    if not subnets:
+        return
+    chain.set_weights(ROOT_NETUID, root_hotkey(), subnets, [65535] * len(subnets))

@@ -1,0 +1,4 @@
+"""The subtensor backend: `SubtensorChain(url)` over substrate-interface, for any subtensor node."""
+from chain.subtensor.backend import SubtensorChain
+
+__all__ = ["SubtensorChain"]

@@ -1,0 +1,204 @@
+"""`SubtensorChain`: the `Chain` interface over any subtensor node through substrate-interface."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Sequence
+
+from scalecodec.utils.ss58 import ss58_decode, ss58_encode
+from substrateinterface import Keypair
+
+from chain.base import Chain
+from chain.errors import ChainError, ExtrinsicError, UnsupportedError, error_from_name
+from chain.subtensor import hyperparams
+from chain.subtensor.commit import commit_hash
+from chain.subtensor.connection import Connection
+from chain.subtensor.extrinsics import Event, Submitter
+from chain.subtensor.metagraph import read_metagraph
+from chain.subtensor.runtime import RuntimeShape, storage_key
+from chain.types import Hyperparameters, Metagraph
+
+log = logging.getLogger(__name__)
+SS58_FORMAT = 42  # the chain returns generic-format addresses whatever its properties say
+
+
+def address(ss58: str) -> str:
+    """Any ss58 address (any network prefix) in the generic format 42; ChainError when invalid."""
+    try:
+        return ss58_encode(ss58_decode(ss58), SS58_FORMAT)
+    except (ValueError, TypeError) as exc:
+        raise ChainError(f"not an ss58 address: {ss58!r}", hint="pass a hotkey/coldkey ss58 address") from exc
+
+
+def _event_field(events: list[Event], name: str, index: int):
+    for ev in events:
+        if ev.name == name:
+            attrs = ev.attributes
+            return attrs[index] if isinstance(attrs, (list, tuple)) else list(attrs.values())[index]
+    return None
+
+
+class SubtensorChain(Chain):
+    """A subtensor node at ws:// or wss:// `url`. `timeout`: seconds without an answer before the
+    socket counts as stale and is reopened; `attempts`: tries per call on a dropped socket."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0, attempts: int = 5):
+        self.url = url
+        self._conn = Connection(url, timeout=timeout, attempts=attempts)
+        self.shape = RuntimeShape(self._conn.substrate)
+        self.yuma_variant = self.shape.yuma_variant
+        self._tx = Submitter(self._conn, self.shape)
+        log.info("connected to %s: runtime spec %d (epoch variant %s)", url, self.shape.spec_version, self.yuma_variant)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _query(self, item: str, params: list, pallet: str = "SubtensorModule", block_hash: str | None = None):
+        return self._conn.run(lambda s: s.query(pallet, item, params, block_hash=block_hash).value)
+
+    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
+        """Any extrinsic, errors typed; `sudo=True` wraps it in Sudo.sudo and checks the inner result."""
+        return self._tx.submit(pallet, call, params, signer, sudo=sudo)
+
+    @property
+    def extrinsic_timings(self) -> list[float]:
+        return self._tx.timings
+
+    def rpc(self, method: str, params: list):
+        return self._conn.run(lambda s: s.rpc_request(method, params))["result"]
+
+    def sudo_key(self) -> str | None:
+        return self._query("Key", [], pallet="Sudo")
+
+    def storage_key(self, pallet: str, item: str, params: list | None = None) -> str:
+        """Hex storage key of pallet.item(params), e.g. for a sudo System.set_storage."""
+        return storage_key(self._conn.substrate, pallet, item, params).to_hex()
+
+    def block_hash(self, block: int) -> str:
+        return self._conn.run(lambda s: s.get_block_hash(block))
+
+    # --- reads ---------------------------------------------------------------------------
+    def block(self) -> int:
+        return int(self._conn.run(lambda s: s.get_block_number(None)))
+
+    def subnets(self) -> list[int]:
+        rows = self._conn.run(lambda s: list(s.query_map("SubtensorModule", "NetworksAdded", page_size=1000)))
+        return sorted(int(k.value) for k, v in rows if v.value)
+
+    def uid(self, netuid: int, hotkey: str) -> int | None:
+        return self._query("Uids", [netuid, address(hotkey)])
+
+    def hyperparameters(self, netuid: int) -> Hyperparameters:
+        self._require_subnet(netuid)
+        items = hyperparams.storage_items(self.shape, netuid)
+
+        def read(s):
+            keys = [storage_key(s, "SubtensorModule", item, params) for item, params in items.values()]
+            return [v.value for _, v in s.query_multi(keys)]
+        return hyperparams.from_values(dict(zip(items, self._conn.run(read))))
+
+    def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
+        self._require_subnet(netuid)
+        return self._conn.run(lambda s: read_metagraph(s, self.shape, netuid, block))
+
+    def balance(self, ss58: str) -> int:
+        return int(self._query("Account", [address(ss58)], pallet="System")["data"]["free"])
+
+    def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
+        hotkey = address(hotkey)
+        if self.shape.stakes_per_subnet and netuid is not None:
+            if coldkey is None:
+                return int(self._query("TotalHotkeyAlpha", [hotkey, netuid]) or 0)
+            return int(self._query("Alpha", [hotkey, address(coldkey), netuid]) or 0)
+        if coldkey is None:
+            return int(self._query("TotalHotkeyStake", [hotkey]) or 0)
+        return int(self._query("Stake", [hotkey, address(coldkey)]) or 0)
+
+    def _require_subnet(self, netuid: int) -> None:
+        if not self._query("NetworksAdded", [netuid]):
+            raise error_from_name("SubNetworkDoesNotExist", f"netuid {netuid}")
+
+    # --- writes --------------------------------------------------------------------------
+    def transfer(self, signer: Keypair, dest: str, amount: int) -> None:
+        self.submit("Balances", "transfer_keep_alive", {"dest": address(dest), "value": int(amount)}, signer)
+
+    def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int:
+        args = {"hotkey": address(hotkey or owner.ss58_address), "mechid": 1}
+        events = self.submit("SubtensorModule", "register_network",
+                             self.shape.params("SubtensorModule", "register_network", args), owner)
+        netuid = _event_field(events, "NetworkAdded", 0)
+        if netuid is None:
+            raise ExtrinsicError("register_network gave no NetworkAdded event", name="NoNetworkAdded")
+        log.info("created subnet %d (owner %s)", netuid, owner.ss58_address)
+        return int(netuid)
+
+    def register(self, netuid: int, hotkey: str, coldkey: Keypair) -> int:
+        hotkey = address(hotkey)
+        self._require_subnet(netuid)
+        uid = self.uid(netuid, hotkey)
+        if uid is not None:
+            return uid
+        events = self.submit("SubtensorModule", "burned_register", {"netuid": netuid, "hotkey": hotkey}, coldkey)
+        uid = _event_field(events, "NeuronRegistered", 1)
+        return int(uid) if uid is not None else self.uid(netuid, hotkey)
+
+    def serve_axon(self, netuid: int, hotkey: Keypair, ip: str, port: int, protocol: int = 4, version: int = 0) -> None:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise ChainError(f"not an IP address: {ip!r}", hint="pass a dotted IPv4 or an IPv6 address") from exc
+        if not 0 < int(port) < 65536:
+            raise ChainError(f"port {port} out of range", hint="use a port in 1..65535")
+        args = {"netuid": netuid, "version": int(version), "ip": int(addr), "port": int(port), "ip_type": addr.version,
+                "protocol": int(protocol), "placeholder1": 0, "placeholder2": 0}
+        self.submit("SubtensorModule", "serve_axon", self.shape.params("SubtensorModule", "serve_axon", args), hotkey)
+
+    def _stake_call(self, call: str, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None) -> None:
+        if amount <= 0:
+            raise ChainError(f"stake amount must be positive (got {amount})", hint="amounts are in rao (1 TAO = 1e9)")
+        args = {"hotkey": address(hotkey), "netuid": netuid, "amount_staked": int(amount), "amount_unstaked": int(amount)}
+        self.submit("SubtensorModule", call, self.shape.params("SubtensorModule", call, args), coldkey)
+
+    def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
+        self._stake_call("add_stake", coldkey, hotkey, amount, netuid)
+
+    def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
+        self._stake_call("remove_stake", coldkey, hotkey, amount, netuid)
+
+    def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
+        uids, weights = [int(u) for u in uids], [int(w) for w in weights]
+        if len(uids) != len(weights):
+            raise error_from_name("WeightVecNotEqualSize", f"{len(uids)} uids, {len(weights)} weights")
+        self.submit("SubtensorModule", "set_weights",
+                    {"netuid": netuid, "dests": uids, "weights": weights, "version_key": int(version_key)}, hotkey)
+
+    def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
+                       salt: Sequence[int], version_key: int = 0) -> None:
+        self._require_call("commit_weights")
+        digest = commit_hash(hotkey.public_key, netuid, uids, weights, salt, version_key)
+        self.submit("SubtensorModule", "commit_weights", {"netuid": netuid, "commit_hash": digest}, hotkey)
+
+    def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
+                       salt: Sequence[int], version_key: int = 0) -> None:
+        self._require_call("reveal_weights")
+        self.submit("SubtensorModule", "reveal_weights",
+                    {"netuid": netuid, "uids": [int(u) for u in uids], "values": [int(w) for w in weights],
+                     "salt": [int(s) for s in salt], "version_key": int(version_key)}, hotkey)
+
+    def _require_call(self, call: str) -> None:
+        if not self.shape.has_call("SubtensorModule", call):
+            raise UnsupportedError(f"runtime spec {self.shape.spec_version} has no {call} (no commit-reveal)",
+                                   hint="set weights directly with set_weights on this chain")
+
+    def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
+        self._require_subnet(netuid)
+        call, params = hyperparams.setter(self.shape, netuid, name, value)
+        # the sudo key wraps the call in Sudo.sudo; a subnet owner calls AdminUtils directly
+        as_sudo = address(sudo.ss58_address) == self.sudo_key()
+        self.submit("AdminUtils", call, params, sudo, sudo=as_sudo)
+
+    # --- blocks --------------------------------------------------------------------------
+    def advance_blocks(self, n: int = 1) -> int:
+        raise UnsupportedError("a public subtensor node produces blocks on its own schedule",
+                               hint="use wait_for_block(target), or the local chain (`local`) to build blocks on demand")
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,84 @@
+"""`Connection`: one websocket to a subtensor node, shared safely between threads.
+
+Every use of the socket goes through `run(fn)`, which holds a lock (no two threads ever `recv` on
+the same socket) and retries with backoff after reconnecting when the socket dropped or went stale
+(no answer within `timeout` seconds).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, TypeVar
+
+from substrateinterface import SubstrateInterface
+from websocket import WebSocketException
+
+from chain.errors import ChainConnectionError
+from chain.subtensor.retry import retry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: errors that mean "the socket is gone or stale": reconnect and try again
+TRANSIENT = (WebSocketException, OSError)
+
+
+def _unreachable(url: str):
+    def make(exc: BaseException) -> ChainConnectionError:
+        return ChainConnectionError(f"chain at {url} unreachable: {type(exc).__name__}: {exc}",
+                                    hint="check the URL and that the node is running "
+                                         "(for the local chain: `neuron localnet status`)")
+    return make
+
+
+class Connection:
+    def __init__(self, url: str, *, timeout: float = 60.0, attempts: int = 5, base_delay: float = 0.25):
+        self.url = url
+        self.timeout = timeout
+        self._lock = threading.RLock()
+        self._substrate: SubstrateInterface | None = None
+        policy = retry(retry_on=TRANSIENT, attempts=attempts, base_delay=base_delay,
+                       before_retry=lambda *a, **k: self.reconnect(), give_up=_unreachable(url))
+        self._run = policy(self._run_once)
+        policy(self._open)()
+
+    def _open(self) -> None:
+        s = SubstrateInterface(url=self.url, ss58_format=42, auto_reconnect=False,
+                               ws_options={"timeout": self.timeout})
+        s.init_runtime()
+        self._substrate = s
+        log.debug("connected to %s (spec %s)", self.url, s.runtime_version)
+
+    def reconnect(self) -> None:
+        """Open a fresh websocket on the same SubstrateInterface (keeps its metadata)."""
+        with self._lock:
+            log.info("reconnecting to %s", self.url)
+            if self._substrate is None:
+                self._open()
+                return
+            try:
+                self._substrate.close()
+            except TRANSIENT:
+                pass
+            self._substrate.connect_websocket()
+
+    def _run_once(self, fn: Callable[[SubstrateInterface], T]) -> T:
+        with self._lock:
+            return fn(self._substrate)
+
+    def run(self, fn: Callable[[SubstrateInterface], T]) -> T:
+        """Run fn(substrate) under the lock; reconnect and retry on a dropped or stale socket."""
+        return self._run(fn)
+
+    @property
+    def substrate(self) -> SubstrateInterface:
+        """The interface for metadata-only work (no socket use); use `run` for anything that talks."""
+        return self._substrate
+
+    def close(self) -> None:
+        with self._lock:
+            if self._substrate is not None:
+                try:
+                    self._substrate.close()
+                except TRANSIENT:
+                    pass

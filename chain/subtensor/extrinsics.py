@@ -1,0 +1,113 @@
+"""Sign, submit and check one extrinsic; runtime failures become the typed errors of chain.errors.
+
+The extrinsic is signed once and the same bytes are re-sent if the socket drops mid-submit, so a
+retry can never execute the call twice (the chain rejects a reused nonce as outdated).
+A sudo call "succeeds" even when its inner call fails, so the `Sudid` event's result is checked too.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from substrateinterface import Keypair
+from substrateinterface.exceptions import SubstrateRequestException
+
+from chain.errors import ChainConnectionError, ExtrinsicError, error_from_name
+from chain.subtensor.connection import Connection
+from chain.subtensor.runtime import RuntimeShape
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Event:
+    pallet: str
+    name: str
+    attributes: object
+
+
+def dispatch_error_name(shape: RuntimeShape, err) -> str:
+    """Name of a DispatchError as the runtime decodes it in events: {'Module': {...}}, 'BadOrigin', …"""
+    if isinstance(err, str):
+        return err
+    if isinstance(err, dict) and len(err) == 1:
+        (kind, detail), = err.items()
+        if kind == "Module" and isinstance(detail, dict):
+            return shape.module_error_name(detail["index"], detail["error"])
+        if isinstance(detail, (dict, str)) and kind in ("Token", "Arithmetic", "Transactional"):
+            return f"{kind}{detail if isinstance(detail, str) else next(iter(detail))}"
+        return kind
+    return str(err)
+
+
+def _pool_error(exc: SubstrateRequestException, what: str) -> ExtrinsicError:
+    """The node refused the extrinsic before execution (bad nonce, fees, custom validity error)."""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {"message": str(exc)}
+    text = f"{info.get('message', '')} {info.get('data', '')}".strip()
+    low = text.lower()
+    if "outdated" in low or "stale" in low or "already imported" in low or "priority is too low" in low:
+        return ExtrinsicError(f"{what}: nonce already used ({text})", name="Stale",
+                              hint="another transaction with this key went in first (or a dropped connection "
+                                   "already delivered it): check the chain state before retrying")
+    if "pay" in low and "fee" in low:
+        return error_from_name("NotEnoughBalance", f"{what}: {text}")
+    return ExtrinsicError(f"{what} rejected by the node: {text}", name="InvalidTransaction",
+                          hint="the runtime's transaction checks refused it (rate limit, stake or registration)")
+
+
+class Submitter:
+    """Submits extrinsics over one Connection; one submission at a time per process (nonce safety)."""
+
+    def __init__(self, conn: Connection, shape: RuntimeShape):
+        self._conn = conn
+        self._shape = shape
+        self._lock = threading.Lock()
+        #: seconds of every submission, newest last (bench/chain.py reads it)
+        self.timings: list[float] = []
+
+    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
+        what = f"{'sudo ' if sudo else ''}{pallet}.{call}"
+
+        def sign(s):
+            c = s.compose_call(pallet, call, params)
+            if sudo:
+                c = s.compose_call("Sudo", "sudo", {"call": c})
+            return s.create_signed_extrinsic(call=c, keypair=signer)
+
+        with self._lock:
+            t0 = time.perf_counter()
+            xt = self._conn.run(sign)
+            try:
+                receipt = self._conn.run(lambda s: s.submit_extrinsic(xt, wait_for_inclusion=True))
+            except SubstrateRequestException as exc:
+                raise _pool_error(exc, what) from exc
+            except ChainConnectionError as exc:
+                raise ChainConnectionError(f"{what}: {exc}", hint="the extrinsic may or may not have been "
+                                           "included: check the chain state before retrying") from exc
+            ok, error, raw_events = self._conn.run(
+                lambda s: (receipt.is_success, receipt.error_message, receipt.triggered_events))
+            self.timings.append(time.perf_counter() - t0)
+        events = [Event(e.value["event"]["module_id"], e.value["event"]["event_id"], e.value["event"]["attributes"])
+                  for e in raw_events]
+        if not ok:
+            name = (error or {}).get("name") or (error or {}).get("type") or "DispatchError"
+            raise error_from_name(name, what)
+        if sudo:
+            self._check_sudid(events, what)
+        log.debug("%s by %s ok in %.0f ms", what, signer.ss58_address[:8], self.timings[-1] * 1e3)
+        return events
+
+    def _check_sudid(self, events: list[Event], what: str) -> None:
+        for ev in events:
+            if ev.name == "Sudid":
+                attrs = ev.attributes
+                result = attrs.get("sudo_result") if isinstance(attrs, dict) else attrs
+                if isinstance(result, (list, tuple)) and result:
+                    result = result[0]
+                if isinstance(result, dict) and "Err" in result:
+                    raise error_from_name(dispatch_error_name(self._shape, result["Err"]), what)
+                return
+        raise ExtrinsicError(f"{what}: no Sudid event in the block", name="NoSudidEvent",
+                             hint="the sudo call was not executed: is the signer the chain's sudo key?")

@@ -1,0 +1,81 @@
+"""`RuntimeShape`: what the connected runtime's metadata says about call and storage shapes.
+
+Runtime versions differ (spec 148: `add_stake(hotkey, amount_staked)`, `register_network()`;
+dTAO runtimes: `add_stake(hotkey, netuid, amount_staked)`, `register_network(hotkey[, mechid])`).
+The backend asks this object instead of hard-coding one version.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from substrateinterface import SubstrateInterface
+from substrateinterface.storage import StorageKey
+
+from chain.errors import UnsupportedError
+
+#: the last runtimes before dTAO that run the Yuma epoch of `consensus` variant "spec148"
+SPEC148_MAX_VERSION = 200
+
+
+def storage_key(s: SubstrateInterface, pallet: str, item: str, params: list | None = None) -> StorageKey:
+    """A storage key from the loaded metadata, without the RPC round trips of s.create_storage_key."""
+    return StorageKey.create_from_storage_function(pallet, item, params or [], runtime_config=s.runtime_config,
+                                                   metadata=s.metadata)
+
+
+class RuntimeShape:
+    def __init__(self, substrate: SubstrateInterface):
+        self._metadata = substrate.metadata
+        self.spec_version: int = int(substrate.runtime_version)
+
+    @lru_cache(maxsize=None)
+    def call_fields(self, pallet: str, call: str) -> tuple[str, ...] | None:
+        """Argument names of pallet.call, or None when the runtime has no such call."""
+        try:
+            p = self._metadata.get_metadata_pallet(pallet)
+        except ValueError:
+            return None
+        if p is None or p.calls is None:
+            return None
+        for c in p.calls:
+            if c.name == call:
+                return tuple(a["name"] for a in c.value["fields"])
+        return None
+
+    def has_call(self, pallet: str, call: str) -> bool:
+        return self.call_fields(pallet, call) is not None
+
+    @lru_cache(maxsize=None)
+    def has_storage(self, pallet: str, item: str) -> bool:
+        p = self._metadata.get_metadata_pallet(pallet)
+        return p is not None and p.get_storage_function(item) is not None
+
+    def params(self, pallet: str, call: str, available: dict) -> dict:
+        """Pick the arguments pallet.call takes, by name, from `available`; fail clearly when one is missing."""
+        fields = self.call_fields(pallet, call)
+        if fields is None:
+            raise UnsupportedError(f"runtime spec {self.spec_version} has no {pallet}.{call}",
+                                   hint="this operation needs a newer (or older) subtensor runtime")
+        missing = [f for f in fields if available.get(f) is None]
+        if missing:
+            raise UnsupportedError(f"{pallet}.{call} on runtime spec {self.spec_version} needs {', '.join(missing)}",
+                                   hint="pass the missing argument (e.g. netuid for per-subnet staking)")
+        return {f: available[f] for f in fields}
+
+    @property
+    def yuma_variant(self) -> str:
+        """'spec148' for the pre-dTAO runtimes (epoch of May 2024), else 'current'."""
+        pre_dtao = not self.has_storage("SubtensorModule", "SubnetTAO")
+        return "spec148" if pre_dtao and self.spec_version <= SPEC148_MAX_VERSION else "current"
+
+    @property
+    def stakes_per_subnet(self) -> bool:
+        return "netuid" in (self.call_fields("SubtensorModule", "add_stake") or ())
+
+    def module_error_name(self, module_index: int, error: str | int) -> str:
+        """Name of a `{'Module': {'index': i, 'error': '0x..'}}` dispatch error."""
+        idx = int(error[2:4], 16) if isinstance(error, str) else int(error)
+        try:
+            return self._metadata.get_module_error(module_index=module_index, error_index=idx).name
+        except Exception:  # noqa: BLE001 - unknown index: still report the raw numbers
+            return f"Module{module_index}Error{idx}"

@@ -1,0 +1,28 @@
+"""`neuron miner`: serve a subnet's reference (or plugged-in) model behind an axon."""
+from __future__ import annotations
+
+HELP = "serve a subnet model to validators over gRPC (registers the axon on chain)"
+SECTIONS = ["wallet", "chain", "axon", "miner", "subnet", "logging"]
+
+
+def add_arguments(parser) -> None:
+    from neurons.config import add_config_flags
+    add_config_flags(parser, SECTIONS)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the reference model")
+
+
+def run(args) -> int:
+    import asyncio
+
+    from neurons.cli.common import open_neuron
+    from neurons.miner import serve
+
+    cfg, spec, hotkey, chain = open_neuron(args)
+    factories = spec.miners()
+    if cfg.miner.model not in factories:
+        from neurons.cli.main import CLIError
+        raise CLIError(f"subnet {spec.name} has no model {cfg.miner.model!r}; choose one of: {', '.join(sorted(factories))}")
+    model = factories[cfg.miner.model](args.seed)
+    with chain:
+        asyncio.run(serve(cfg, spec=spec, model=model, hotkey=hotkey, chain=chain))
+    return 0

@@ -1,0 +1,133 @@
+"""The dendrite: a validator's async fan-out client.
+
+    async with Dendrite(keypair) as d:
+        results = await d.query(endpoints, "echo", {"x": x}, timeout=2.0, first_k=8)
+
+The body is encoded once per query and shared by every miner; each request gets its own
+signed header (receiver, nonce). All calls run on the event loop (no thread per call) under
+one global concurrency limit; every answer's signature is checked against the miner's hotkey.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, Iterable, Mapping
+
+import grpc
+
+from protocol import envelope
+from protocol.codes import EnvelopeError, ReturnCode
+
+from .channels import ChannelPool
+from .result import Endpoint, Result
+
+_STATUS_CODES = {
+    grpc.StatusCode.DEADLINE_EXCEEDED: ReturnCode.TIMEOUT,
+    grpc.StatusCode.CANCELLED: ReturnCode.TIMEOUT,
+    grpc.StatusCode.UNAVAILABLE: ReturnCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ReturnCode.PAYLOAD_TOO_LARGE,
+    grpc.StatusCode.UNIMPLEMENTED: ReturnCode.NOT_FOUND,
+}
+
+# Refusals an axon sends before it can read the header it would sign with. Believing them
+# unsigned is safe: they are failures, and an on-path attacker can fail a call anyway.
+_UNSIGNED_OK = frozenset({ReturnCode.VERSION_MISMATCH, ReturnCode.INVALID_REQUEST, ReturnCode.PAYLOAD_TOO_LARGE})
+
+
+class Dendrite:
+    def __init__(self, keypair, *, max_concurrency: int = 512, max_channels: int = 1024,
+                 max_response_bytes: int = 64 << 20, root_certificates: bytes | None = None,
+                 compression: Any = None):
+        self.keypair = keypair
+        self.hotkey: str = keypair.ss58_address
+        self.max_response_bytes = max_response_bytes
+        self.compression = compression
+        self.channels = ChannelPool(max_channels=max_channels, max_receive_bytes=max_response_bytes + (64 << 10),
+                                    root_certificates=root_certificates)
+        self._limit = asyncio.Semaphore(max_concurrency)
+
+    async def query(self, endpoints: Iterable[Endpoint], synapse: str,
+                    body: bytes | Mapping[str, Any], *, timeout: float,
+                    fields: Mapping[str, str] | None = None, first_k: int | None = None) -> list[Result]:
+        """One result per endpoint, in order. With first_k, return as soon as k succeeded;
+        the calls still running are cancelled and reported as TIMEOUT."""
+        endpoints = list(endpoints)
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            if fields:
+                raise ValueError("pass fields together with tensors, not with an encoded body")
+            data = bytes(body)
+        else:
+            data = envelope.encode_body(body, fields, compression=self.compression)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        tasks = [loop.create_task(self._call(ep, synapse, data, deadline)) for ep in endpoints]
+        if not tasks:
+            return []
+        if first_k is None or first_k >= len(tasks):
+            return list(await asyncio.gather(*tasks))
+        return await self._first_k(endpoints, tasks, first_k)
+
+    async def _first_k(self, endpoints: list[Endpoint], tasks: list[asyncio.Task], k: int) -> list[Result]:
+        started, pending, ok = time.perf_counter(), set(tasks), 0
+        try:
+            while pending and ok < k:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                ok += sum(t.result().ok for t in done)
+        finally:
+            for t in pending:
+                t.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        late = time.perf_counter() - started
+        return [t.result() if not t.cancelled() else
+                Result(ep, ReturnCode.TIMEOUT, late, f"cancelled: {k} of {len(tasks)} answers arrived first")
+                for ep, t in zip(endpoints, tasks)]
+
+    async def _call(self, ep: Endpoint, synapse: str, body: bytes, deadline: float) -> Result:
+        t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
+
+        def result(code: ReturnCode, message: str = "", **kw) -> Result:
+            return Result(ep, code, time.perf_counter() - t0, message, **kw)
+
+        async with self._limit:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return result(ReturnCode.TIMEOUT, "deadline passed before the request was sent")
+            request_uuid = str(uuid.uuid4())
+            request = envelope.build_request(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
+                                             uuid=request_uuid)
+            try:
+                raw = await self.channels.call(ep.address)(request, timeout=remaining)
+            except grpc.aio.AioRpcError as e:
+                if e.code() == grpc.StatusCode.UNAVAILABLE:
+                    self.channels.discard(ep.address)
+                code = _STATUS_CODES.get(e.code(), ReturnCode.UNAVAILABLE)
+                return result(code, f"grpc {e.code().name}: {e.details()}")
+        try:
+            resp = envelope.parse_response(raw, max_bytes=self.max_response_bytes)
+        except EnvelopeError as e:
+            return result(ReturnCode.INVALID_RESPONSE, f"unparseable response: {e}")
+        if envelope.verify_response(resp, request_uuid=request_uuid, expected_signer=ep.hotkey) != ReturnCode.SUCCESS:
+            if resp.header is None and resp.code in _UNSIGNED_OK:
+                return result(resp.code, f"(unsigned) {resp.message}")
+            return result(ReturnCode.INVALID_RESPONSE, f"response not signed by {ep.hotkey} for this request "
+                                                       f"(claimed {resp.code.name})")
+        if resp.code != ReturnCode.SUCCESS:
+            return result(ReturnCode(resp.code), resp.message)
+        try:
+            decoded = envelope.decode_body(resp.body, max_bytes=self.max_response_bytes)
+            tensors = decoded.tensors
+        except EnvelopeError as e:
+            return result(ReturnCode.INVALID_RESPONSE, f"bad response body: {e}")
+        return result(ReturnCode.SUCCESS, tensors=tensors, fields=decoded.fields)
+
+    async def close(self) -> None:
+        await self.channels.close()
+
+    async def __aenter__(self) -> "Dendrite":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

@@ -1,0 +1,137 @@
+"""Run a whole local subnet: chain, subnet, registrations, miner and validator processes, epochs.
+
+The runner is the only block producer: it advances the chain one block every `block_time`
+seconds (dev ledger and local runtime alike), reads the metagraph after each epoch, and stops
+every process it started, whatever happens.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from substrateinterface import Keypair
+
+from chain import Chain, Metagraph, RAO_PER_TAO
+from neurons.localsubnet.plan import NeuronPlan
+from neurons.wallet import DevWallet
+from neurons.localsubnet.procs import Children
+
+log = logging.getLogger("opensubnet.localsubnet")
+
+AXON_IP = "127.0.0.2"          # the runtime rejects exactly 127.0.0.1 in serve_axon; .2 is loopback too
+FUND_COLD_TAO = 5_000
+FUND_HOT_TAO = 10
+
+
+def epoch_blocks_after(block: int, netuid: int, tempo: int) -> int:
+    """The next block >= `block` whose on_initialize runs the subnet's epoch ((B+netuid+2) % (tempo+1) == 0)."""
+    return block + (-(block + netuid + 2)) % (tempo + 1)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    block: int
+    metagraph: Metagraph
+
+
+@dataclass
+class LocalSubnet:
+    chain: Chain
+    chain_url: str
+    subnet: str
+    plan: list[NeuronPlan]
+    out_dir: Path
+    epochs: int = 3
+    tempo: int = 10
+    block_time: float = 1.0
+    timeout_s: float = 600.0
+    validator_args: list[str] = field(default_factory=list)
+    netuid: int | None = None
+    uids: dict[str, int] = field(default_factory=dict)
+    records: list[EpochRecord] = field(default_factory=list)
+
+    # --- setup -------------------------------------------------------------------------------
+    def create(self, hyperparameters: dict) -> int:
+        sudo = Keypair.create_from_uri("//Alice")
+        self.netuid = self.chain.create_subnet(sudo)
+        params = {"tempo": self.tempo, "weights_rate_limit": 0, "max_registrations_per_block": 64,
+                  "target_registrations_per_interval": 64, **hyperparameters, "tempo": self.tempo}
+        for name, value in params.items():
+            self.chain.set_hyperparameter(self.netuid, name, value, sudo)
+        log.info("created subnet %d (tempo %d) on %s", self.netuid, self.tempo, self.chain_url)
+        return self.netuid
+
+    def register_all(self) -> None:
+        alice = Keypair.create_from_uri("//Alice")
+        for p in self.plan:
+            wallet = DevWallet(p.coldkey_uri)
+            hot, cold = wallet.hotkey(), wallet.coldkey()
+            self.chain.transfer(alice, cold.ss58_address, FUND_COLD_TAO * RAO_PER_TAO)
+            self.chain.transfer(alice, hot.ss58_address, FUND_HOT_TAO * RAO_PER_TAO)
+            uid = self.chain.register(self.netuid, hot.ss58_address, cold)
+            if p.stake_rao:
+                self.chain.add_stake(cold, hot.ss58_address, p.stake_rao, netuid=self.netuid)
+            self.uids[p.name] = uid
+            log.info("registered %-22s uid %d%s", p.name, uid, f", staked {p.stake_tao} TAO" if p.stake_tao else "")
+
+    # --- processes ---------------------------------------------------------------------------
+    def start_neurons(self, children: Children) -> None:
+        common = ["--chain", self.chain_url, "--netuid", str(self.netuid), "--subnet.name", self.subnet]
+        for p in self.plan:
+            args = [p.role, *common, "--wallet", p.coldkey_uri]
+            if p.role == "miner":
+                args += ["--miner.model", p.model, "--axon.host", AXON_IP, "--axon.external_ip", AXON_IP,
+                         "--axon.port", str(_free_port())]
+            else:
+                args += ["--validator.state_dir", str(self.out_dir / "state"), *self.validator_args]
+            children.python(p.name, args)
+        log.info("started %d processes (logs in %s)", len(self.plan), children.log_dir)
+
+    # --- epochs ------------------------------------------------------------------------------
+    def run_epochs(self, children: Children, progress=None) -> list[EpochRecord]:
+        """Produce blocks until `epochs` epochs have paid incentive; one record per epoch."""
+        deadline = time.monotonic() + self.timeout_s
+        miners = [self.uids[p.name] for p in self.plan if p.role == "miner"]
+        head = self.chain.block()
+        next_epoch = epoch_blocks_after(head + 1, self.netuid, self.tempo)
+        epoch = 0
+        while sum(1 for r in self.records if r.metagraph.incentive[miners].sum() > 0) < self.epochs:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {self.epochs} paying epochs within {self.timeout_s:.0f}s: "
+                                   f"see the logs in {children.log_dir}")
+            if dead := children.dead():
+                c = dead[0]
+                raise RuntimeError(f"{c.name} exited with code {c.proc.returncode}; last log lines:\n{c.tail()}")
+            t0 = time.monotonic()
+            head = self.chain.advance_blocks(1)
+            if head >= next_epoch:
+                epoch += 1
+                mg = self.chain.metagraph(self.netuid)
+                self.records.append(EpochRecord(epoch, head, mg))
+                next_epoch = epoch_blocks_after(head + 1, self.netuid, self.tempo)
+                paid = sum(1 for r in self.records if r.metagraph.incentive[miners].sum() > 0)
+                log.info("epoch %d at block %d: incentive %s (paying epochs %d/%d)", epoch, head,
+                         np.array2string(mg.incentive[miners], precision=3), paid, self.epochs)
+            if progress:
+                progress(head, next_epoch, epoch)
+            time.sleep(max(0.0, self.block_time - (time.monotonic() - t0)))
+        return self.records
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def progress_line(head: int, next_epoch: int, epoch: int) -> None:
+    """One status line, rewritten in place on a terminal."""
+    msg = f"block {head}  epoch {epoch}  next epoch in {max(0, next_epoch - head)} blocks"
+    if sys.stderr.isatty():
+        print("\r" + msg.ljust(60), end="", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Shared text plumbing for the built-in subnets: the MiniLM tokenizer, the stdlib corpus, features."""

@@ -1,0 +1,65 @@
+"""pytest fixture `local_chain`: a fresh `Chain` on the real subtensor runtime under Chopsticks.
+
+One Chopsticks process per test session (own port and state directory, stopped by its PID at the
+end); each test starts from the same freshly relaxed chain state (rewound with dev_setHead).
+Skips, saying what is missing and how to get it, when node, Chopsticks or the chain spec is absent.
+
+Use it with `from localnet_fixture import local_chain` in a test module under tests/chain/.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from chain.errors import ChainError
+
+
+@dataclass
+class _Session:
+    url: str | None = None
+    base_block: int = 0
+    skip_reason: str | None = None
+
+
+_STATE: dict[str, _Session] = {}
+
+
+def _start(config: pytest.Config, tmp_root) -> _Session:
+    from chain.localnet import process
+    from chain.localnet.bootstrap import relax_chain
+    from chain.localnet.chopsticks import ChopsticksMissing
+    from chain.localnet.local import LocalChain
+    from chain.localnet.spec import ChainSpecMissing
+
+    state_dir = tmp_root / "localnet"
+    try:
+        st, _ = process.start(port=process.free_port(), state_dir=state_dir, install=False)
+    except (ChainSpecMissing, ChopsticksMissing) as exc:
+        return _Session(skip_reason=f"local runtime tests need: {exc} -> {exc.hint}")
+    config.add_cleanup(lambda: process.stop(state_dir))
+    try:
+        with LocalChain(st.url, practical=False) as chain:
+            relax_chain(chain)
+            return _Session(url=st.url, base_block=chain.block())
+    except ChainError:
+        process.stop(state_dir)
+        raise
+
+
+@pytest.fixture
+def local_chain(request, tmp_path_factory):
+    """A LocalChain (subtensor backend + dev_newBlock) on a chain rewound to its relaxed genesis."""
+    from chain.localnet.local import LocalChain
+
+    if "session" not in _STATE:
+        _STATE["session"] = _start(request.config, tmp_path_factory.mktemp("chopsticks"))
+    session = _STATE["session"]
+    if session.skip_reason:
+        pytest.skip(session.skip_reason)
+    chain = LocalChain(session.url)
+    chain.reset(session.base_block)
+    try:
+        yield chain
+    finally:
+        chain.close()

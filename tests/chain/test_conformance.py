@@ -1,0 +1,255 @@
+"""One behaviour, every backend: the same operations give the same observable results and the same
+typed errors on the dev ledger and on the local real runtime (spec 148 under Chopsticks).
+
+Only `Chain` interface methods are used. Hotkeys get a little TAO first because on a real chain the
+account that signs an extrinsic must exist.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from substrateinterface import Keypair
+
+from chain.errors import (BalanceError, ChainError, ExtrinsicError, NotRegisteredError, PermissionError_,
+                          RateLimitError, UnsupportedError, WeightsError)
+from chain.types import RAO_PER_TAO as TAO
+from chain.types import AxonInfo
+from chain.weights import explain_weights_rejection, scores_to_u16
+
+K = Keypair.create_from_uri
+ALICE, BOB, CHARLIE, DAVE, EVE = (K(f"//{n}") for n in ("Alice", "Bob", "Charlie", "Dave", "Eve"))
+FEE_TOLERANCE = TAO // 100  # a real chain may charge transaction fees
+
+
+def hot(name: str) -> Keypair:
+    return K(f"//{name}Hot")
+
+
+def fund(chain, *keys: Keypair) -> None:
+    for key in keys:
+        chain.transfer(ALICE, key.ss58_address, TAO)
+
+
+def new_subnet(chain, owner: Keypair = ALICE, **hparams) -> int:
+    netuid = chain.create_subnet(owner)
+    for name, value in hparams.items():
+        chain.set_hyperparameter(netuid, name, value, ALICE)
+    return netuid
+
+
+def register(chain, netuid: int, *names: str) -> list[int]:
+    return [chain.register(netuid, hot(n).ss58_address, K(f"//{n}")) for n in names]
+
+
+def to_next_epoch(chain, netuid: int) -> int:
+    """Build blocks up to and including the next epoch block: (B + netuid + 2) % (tempo + 1) == 0."""
+    tempo = chain.hyperparameters(netuid).tempo
+    head = chain.block()
+    target = head + 1 + (-(netuid + 2) - (head + 1)) % (tempo + 1)
+    return chain.advance_blocks(target - head)
+
+
+def test_create_subnet(chain_backend):
+    c = chain_backend
+    before = set(c.subnets())
+    netuid = c.create_subnet(BOB)
+    assert netuid not in before and netuid in c.subnets()
+    assert c.hyperparameters(netuid).max_allowed_uids > 0
+    mg = c.metagraph(netuid)
+    assert mg.netuid == netuid and mg.n == 0 and mg.weights.shape == (0, 0)
+
+
+def test_register_uids_in_order_idempotent_and_errors(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, tempo=10)
+    assert register(c, netuid, "Bob", "Charlie", "Dave") == [0, 1, 2]
+    assert c.register(netuid, hot("Charlie").ss58_address, CHARLIE) == 1      # idempotent
+    assert c.uid(netuid, hot("Dave").ss58_address) == 2 and c.uid(netuid, hot("Eve").ss58_address) is None
+    before = c.balance(EVE.ss58_address)
+    assert register(c, netuid, "Eve") == [3]
+    assert c.balance(EVE.ss58_address) < before                                 # the burn
+    mg = c.metagraph(netuid)
+    assert mg.n == 4 and list(mg.uids) == [0, 1, 2, 3]
+    assert mg.hotkeys == [hot(n).ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
+    assert mg.coldkeys == [K(f"//{n}").ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
+    assert np.all(np.diff(mg.block_at_registration) > 0) and mg.block_at_registration[-1] <= mg.block
+
+    other = c.create_subnet(ALICE)
+    with pytest.raises(PermissionError_):                    # Bob's hotkey belongs to Bob's coldkey
+        c.register(other, hot("Bob").ss58_address, EVE)
+    with pytest.raises(ExtrinsicError) as err:
+        c.register(60000, hot("Eve").ss58_address, EVE)
+    assert err.value.name == "SubNetworkDoesNotExist"
+
+
+def test_serve_axon(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, serving_rate_limit=0)
+    register(c, netuid, "Dave")
+    fund(c, hot("Dave"), hot("Eve"))
+    c.serve_axon(netuid, hot("Dave"), "127.0.0.2", 8091, version=3)
+    axon = c.metagraph(netuid).axons[0]
+    assert axon == AxonInfo("127.0.0.2", 8091, 4, 3) and axon.serving
+    with pytest.raises(ExtrinsicError) as err:              # the runtime rejects exactly 127.0.0.1
+        c.serve_axon(netuid, hot("Dave"), "127.0.0.1", 8091)
+    assert err.value.name == "InvalidIpAddress"
+    with pytest.raises(NotRegisteredError):
+        c.serve_axon(netuid, hot("Eve"), "127.0.0.2", 8092)
+    c.set_hyperparameter(netuid, "serving_rate_limit", 50, ALICE)
+    with pytest.raises(RateLimitError):
+        c.serve_axon(netuid, hot("Dave"), "127.0.0.3", 8093)
+    assert c.metagraph(netuid).axons[0].port == 8091
+
+
+def test_stake_unstake_and_balances(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c)
+    register(c, netuid, "Bob")
+    bob_hot = hot("Bob").ss58_address
+    before = c.balance(BOB.ss58_address)
+    c.add_stake(BOB, bob_hot, 100 * TAO)
+    assert c.stake(bob_hot) == 100 * TAO and c.stake(bob_hot, BOB.ss58_address) == 100 * TAO
+    assert 0 <= before - c.balance(BOB.ss58_address) - 100 * TAO < FEE_TOLERANCE
+    c.remove_stake(BOB, bob_hot, 40 * TAO)
+    assert c.stake(bob_hot) == 60 * TAO
+    assert 0 <= before - c.balance(BOB.ss58_address) - 60 * TAO < 2 * FEE_TOLERANCE
+    assert c.metagraph(netuid).stake[0] == pytest.approx(60.0)
+    with pytest.raises(BalanceError):
+        c.remove_stake(BOB, bob_hot, 1000 * TAO)
+    with pytest.raises(BalanceError):
+        c.add_stake(BOB, bob_hot, 10**9 * TAO)
+    with pytest.raises(PermissionError_):                   # not the hotkey's coldkey
+        c.add_stake(CHARLIE, bob_hot, TAO)
+    assert c.stake(bob_hot) == 60 * TAO
+    stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
+    c.transfer(ALICE, stranger.ss58_address, 5 * TAO)
+    assert c.balance(stranger.ss58_address) == 5 * TAO
+
+
+def test_set_weights_success_and_errors(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, tempo=1000, weights_rate_limit=0)   # no epoch, so no permits, in this test
+    register(c, netuid, "Bob", "Dave", "Eve")
+    stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
+    fund(c, hot("Bob"), hot("Dave"), hot("Eve"), stranger)
+    with pytest.raises(PermissionError_):                   # no permit before the first epoch
+        c.set_weights(netuid, hot("Bob"), [1, 2], [65535, 65535])
+    with pytest.raises(NotRegisteredError):
+        c.set_weights(netuid, stranger, [0], [65535])
+    c.set_weights(netuid, hot("Dave"), [1], [65535])        # a self weight needs no permit
+    mg = c.metagraph(netuid)
+    assert mg.weights[1, 1] == 65535 and mg.block_at_registration[1] < mg.last_update[1] <= mg.block
+    c.set_hyperparameter(netuid, "weights_rate_limit", 100, ALICE)
+    with pytest.raises(RateLimitError):
+        c.set_weights(netuid, hot("Dave"), [1], [65535])
+    c.set_hyperparameter(netuid, "weights_rate_limit", 0, ALICE)
+    c.set_hyperparameter(netuid, "weights_version", 5, ALICE)
+    with pytest.raises(WeightsError):
+        c.set_weights(netuid, hot("Eve"), [2], [65535], version_key=1)
+    c.set_weights(netuid, hot("Eve"), [2], [65535], version_key=5)
+    assert c.metagraph(netuid).weights[2, 2] == 65535
+
+
+def test_weights_limits_and_scores_to_u16(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, tempo=10, weights_rate_limit=0, min_allowed_weights=2, max_weight_limit=40000)
+    register(c, netuid, "Bob", "Dave", "Eve")
+    fund(c, hot("Bob"))
+    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO)
+    to_next_epoch(c, netuid)                                # permits
+    assert c.metagraph(netuid).validator_permit[0]
+    with pytest.raises(WeightsError):                       # too few weights
+        c.set_weights(netuid, hot("Bob"), [1], [65535])
+    with pytest.raises(WeightsError):                       # 99.8% on one uid > max_weight_limit
+        c.set_weights(netuid, hot("Bob"), [1, 2], [65535, 100])
+    with pytest.raises(WeightsError):
+        c.set_weights(netuid, hot("Bob"), [1, 7], [65535, 65535])
+    hp = c.hyperparameters(netuid)
+    uids, values = scores_to_u16([1.0, 0.01], uids=[1, 2], min_allowed_weights=hp.min_allowed_weights,
+                                 max_weight_limit=hp.max_weight_limit)
+    assert explain_weights_rejection(c.metagraph(netuid), hp, hot("Bob").ss58_address, uids, values) is None
+    c.set_weights(netuid, hot("Bob"), uids, values)
+    row = c.metagraph(netuid).weights[0]
+    assert row[1] == 65535 and 0 < row[2] < 65535
+
+
+def test_commit_reveal(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, tempo=10, weights_rate_limit=0)
+    try:
+        c.set_hyperparameter(netuid, "commit_reveal_enabled", True, ALICE)
+    except UnsupportedError as exc:
+        pytest.skip(f"this runtime has no commit-reveal: {exc}")
+    register(c, netuid, "Dave")
+    fund(c, hot("Dave"))
+    dave = hot("Dave")
+    with pytest.raises(WeightsError):                       # commit-reveal on: no direct weights
+        c.set_weights(netuid, dave, [0], [65535])
+    to_next_epoch(c, netuid)                                # commit in the first block of an epoch
+    c.commit_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+    with pytest.raises(WeightsError):                       # wrong salt, or too early
+        c.reveal_weights(netuid, dave, [0], [65535], salt=[1, 2, 3])
+    with pytest.raises(WeightsError):                       # too early
+        c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+    revealed_at = None
+    for _ in range(3 * 11):
+        c.advance_blocks(1)
+        try:
+            c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+        except WeightsError:
+            continue
+        revealed_at = c.block()
+        break
+    assert revealed_at is not None, "the reveal was never accepted within 3 tempos"
+    assert c.metagraph(netuid).weights[0, 0] == 65535
+    with pytest.raises(WeightsError):                       # the commit is used up
+        c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+
+
+def test_hyperparameters_sudo_owner_and_others(chain_backend):
+    c = chain_backend
+    netuid = c.create_subnet(BOB)                           # Bob owns it, Alice is sudo
+    c.set_hyperparameter(netuid, "tempo", 7, ALICE)
+    c.set_hyperparameter(netuid, "weights_rate_limit", 3, BOB)
+    hp = c.hyperparameters(netuid)
+    assert hp.tempo == 7 and hp.weights_rate_limit == 3
+    with pytest.raises(PermissionError_):
+        c.set_hyperparameter(netuid, "weights_rate_limit", 5, CHARLIE)
+    with pytest.raises(PermissionError_):                   # tempo is root-only, even for the owner
+        c.set_hyperparameter(netuid, "tempo", 9, BOB)
+    hp = c.hyperparameters(netuid)
+    assert hp.tempo == 7 and hp.weights_rate_limit == 3
+
+
+def test_metagraph_after_epochs(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c, tempo=10, weights_rate_limit=0, max_allowed_validators=2)
+    assert register(c, netuid, "Bob", "Charlie", "Dave", "Eve") == [0, 1, 2, 3]
+    fund(c, hot("Bob"), hot("Charlie"))
+    c.add_stake(BOB, hot("Bob").ss58_address, 1000 * TAO)
+    c.add_stake(CHARLIE, hot("Charlie").ss58_address, 300 * TAO)
+    to_next_epoch(c, netuid)
+    mg = c.metagraph(netuid)
+    assert mg.validator_permit.tolist() == [True, True, False, False]   # top-2 by stake
+    c.set_weights(netuid, hot("Bob"), [2, 3], [60000, 5535])
+    c.set_weights(netuid, hot("Charlie"), [2, 3], [30000, 35535])
+    to_next_epoch(c, netuid)
+    mg = c.metagraph(netuid)
+    assert mg.weights[0, 2] == 65535 and mg.weights[1, 3] == 65535       # rows stored max-upscaled
+    assert mg.incentive[2] > mg.incentive[3] > 0 and mg.incentive[0] == mg.incentive[1] == 0
+    assert mg.consensus[2] > mg.consensus[3] > 0
+    assert mg.dividends[0] > mg.dividends[1] > 0 and mg.dividends[2] == mg.dividends[3] == 0
+    assert mg.dividends.sum() == pytest.approx(1.0, abs=1e-3) and mg.incentive.sum() == pytest.approx(1.0, abs=1e-3)
+    assert mg.validator_trust[0] > 0 and mg.validator_trust[2] == 0
+    assert mg.bonds[0, 2] > 0 and mg.bonds[1, 3] > 0
+    for values in (mg.consensus, mg.incentive, mg.dividends, mg.validator_trust):   # stored as u16
+        assert np.allclose(values * 65535, np.round(values * 65535))
+
+
+def test_errors_are_chain_errors_with_hints(chain_backend):
+    c = chain_backend
+    netuid = new_subnet(c)
+    fund(c, hot("Eve"))
+    with pytest.raises(ChainError) as err:
+        c.set_weights(netuid, hot("Eve"), [0], [65535])
+    assert err.value.name and err.value.hint

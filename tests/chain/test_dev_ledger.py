@@ -1,0 +1,257 @@
+"""What only the dev ledger promises: runtime error names, pruning, emission, the epoch block rule,
+u16 storage equal to consensus.run_epoch, real-time blocks, sharing between processes, crash safety."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from substrateinterface import Keypair
+
+import chain
+from chain.dev import DevChain
+from chain.dev.blocks import next_epoch_block
+from chain.errors import ChainError, UnsupportedError
+from chain.types import RAO_PER_TAO as TAO
+
+K = Keypair.create_from_uri
+ALICE, BOB, CHARLIE = K("//Alice"), K("//Bob"), K("//Charlie")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def hot(i: int) -> Keypair:
+    return K(f"//Hot{i}")
+
+
+def issuance_matches(path: str) -> bool:
+    """Every rao is somewhere: free balances + stake == the issuance the ledger tracks."""
+    db = sqlite3.connect(path)
+    try:
+        free = db.execute("SELECT COALESCE(SUM(free), 0) FROM accounts").fetchone()[0]
+        staked = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes").fetchone()[0]
+        issuance = int(db.execute("SELECT value FROM meta WHERE key='issuance'").fetchone()[0])
+        return free + staked == issuance
+    finally:
+        db.close()
+
+
+def subnet(c: DevChain, **hp) -> int:
+    netuid = c.create_subnet(ALICE)
+    for name, value in hp.items():
+        c.set_hyperparameter(netuid, name, value, ALICE)
+    return netuid
+
+
+@given(st.integers(0, 10**6), st.integers(0, 100), st.integers(0, 50))
+def test_next_epoch_block_follows_the_runtime_rule(after, netuid, tempo):
+    b = next_epoch_block(after, netuid, tempo)
+    if tempo == 0:
+        assert b is None
+        return
+    assert b > after and (b + netuid + 2) % (tempo + 1) == 0
+    assert all((x + netuid + 2) % (tempo + 1) for x in range(after + 1, b))
+
+
+def test_runtime_error_names(dev_chain):
+    c = dev_chain
+    netuid = subnet(c, tempo=1000)
+    c.register(netuid, hot(0).ss58_address, BOB)
+    cases = [
+        (lambda: c.set_weights(netuid, hot(0), [0, 1], [1]), "WeightVecNotEqualSize"),
+        (lambda: c.set_weights(netuid, hot(9), [0], [1]), "HotKeyNotRegisteredInSubNet"),
+        (lambda: c.set_weights(netuid, hot(0), [0], [1], version_key=0) or c.set_weights(netuid, hot(0), [0], [1]),
+         "SettingWeightsTooFast"),
+        (lambda: c.add_stake(BOB, hot(9).ss58_address, TAO), "HotKeyAccountNotExists"),
+        (lambda: c.remove_stake(BOB, hot(0).ss58_address, TAO), "NotEnoughStakeToWithdraw"),
+        (lambda: c.serve_axon(netuid, hot(0), "0.0.0.0", 1), "InvalidIpAddress"),
+        (lambda: c.commit_weights(netuid, hot(0), [0], [1], [1]), "CommitRevealDisabled"),
+        (lambda: c.set_hyperparameter(netuid, "kappa", 1, BOB), "BadOrigin"),
+        (lambda: c.transfer(CHARLIE, BOB.ss58_address, 10**30), "InsufficientBalance"),
+        (lambda: c.metagraph(77), "SubNetworkDoesNotExist"),
+    ]
+    for call, name in cases:
+        with pytest.raises(ChainError) as err:
+            call()
+        assert err.value.name == name, (name, err.value)
+
+
+def test_failed_extrinsic_builds_its_block_and_changes_nothing(dev_chain):
+    c = dev_chain
+    head, bob = c.block(), c.balance(BOB.ss58_address)
+    with pytest.raises(ChainError):
+        c.add_stake(BOB, hot(5).ss58_address, TAO)
+    assert c.block() == head + 1 and c.balance(BOB.ss58_address) == bob
+    with pytest.raises(ChainError, match="no private key"):
+        c.transfer(Keypair(ss58_address=BOB.ss58_address), CHARLIE.ss58_address, 1)
+    netuid = c.create_subnet(ALICE)
+    with pytest.raises(UnsupportedError):
+        c.metagraph(netuid, block=c.block() - 1)
+
+
+def test_full_subnet_prunes_lowest_emission_outside_immunity(dev_chain):
+    c = dev_chain
+    netuid = subnet(c, tempo=5, max_allowed_uids=3, immunity_period=20, weights_rate_limit=0)
+    for i in range(3):
+        c.register(netuid, hot(i).ss58_address, BOB)
+    # uid 0 validates and weights uid 1 only; after a few epochs uid 2 has the lowest emission
+    c.add_stake(BOB, hot(0).ss58_address, 100 * TAO)
+    c.advance_blocks(7)
+    c.set_weights(netuid, hot(0), [1], [65535])
+    c.advance_blocks(6)
+    mg = c.metagraph(netuid)
+    assert mg.emission[2] < mg.emission[1]
+    # everyone is still immune: the lowest emission among the immune goes
+    assert c.register(netuid, hot(3).ss58_address, BOB) == 2
+    assert c.uid(netuid, hot(2).ss58_address) is None and c.uid(netuid, hot(3).ss58_address) == 2
+    mg = c.metagraph(netuid)   # next: uids 0, 1 out of immunity, the newcomer at uid 2 still immune
+    c.advance_blocks(int(mg.block_at_registration[:2].max()) + 20 - 1 - c.block())
+    assert c.block() + 1 - mg.block_at_registration[2] < 20
+    mortal = min((0, 1), key=lambda u: (mg.emission[u], mg.block_at_registration[u], u))
+    assert c.register(netuid, hot(4).ss58_address, BOB) == mortal
+    assert c.metagraph(netuid).hotkeys[2] == hot(3).ss58_address
+
+
+def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
+    from consensus import EpochInput, YumaParams, run_epoch, to_u16
+
+    c = dev_chain
+    netuid = subnet(c, tempo=10, weights_rate_limit=0, max_allowed_validators=2)
+    for i, coldkey in enumerate((BOB, CHARLIE, BOB, BOB)):
+        c.register(netuid, hot(i).ss58_address, coldkey)
+    c.add_stake(BOB, hot(0).ss58_address, 700 * TAO)
+    c.add_stake(CHARLIE, hot(1).ss58_address, 300 * TAO)
+    epoch = next_epoch_block(c.block(), netuid, 10)
+    c.advance_blocks(epoch - c.block())
+    c.set_weights(netuid, hot(0), [2, 3], [50000, 20000])
+    c.set_weights(netuid, hot(1), [2, 3], [10000, 60000])
+    epoch = next_epoch_block(c.block(), netuid, 10)
+    c.advance_blocks(epoch - 1 - c.block())
+    before = c.metagraph(netuid)                       # the state the epoch reads (block B-1)
+    c.advance_blocks(1)
+    after = c.metagraph(netuid)
+    hp = c.hyperparameters(netuid)
+    res = run_epoch(EpochInput(stake=before.stake * TAO, weights=before.weights, bonds=before.bonds,
+                               validator_permit=before.validator_permit, last_update=before.last_update,
+                               block_at_registration=before.block_at_registration, current_block=epoch,
+                               activity_cutoff=hp.activity_cutoff),
+                    YumaParams(variant="spec148", max_allowed_validators=2))
+    for name in ("consensus", "incentive", "dividends", "validator_trust"):
+        assert np.array_equal(np.round(getattr(after, name) * 65535), to_u16(getattr(res, name))), name
+    assert after.validator_permit.tolist() == res.new_validator_permit.tolist()
+    paid = (after.stake - before.stake) * TAO
+    assert np.allclose(paid, after.emission * TAO) and paid.sum() > 0
+    assert after.emission[2] > 0 and after.emission[0] > 0
+    assert issuance_matches(c.store.path)
+
+
+def test_metagraph_reads_in_a_few_queries(dev_chain):
+    c = dev_chain
+    netuid = subnet(c, max_registrations_per_block=100)
+    for i in range(64):
+        c.register(netuid, hot(i).ss58_address, BOB)
+    statements: list[str] = []
+    c.store.db.set_trace_callback(statements.append)
+    mg = c.metagraph(netuid)
+    c.store.db.set_trace_callback(None)
+    assert mg.n == 64 and mg.weights.shape == (64, 64)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM meta" not in s]
+    assert len(reads) <= 3, reads
+
+
+def test_url_options_and_real_time_blocks(tmp_path):
+    path = tmp_path / "rt.sqlite"
+    with pytest.raises(ChainError, match="unknown dev ledger option"):
+        chain.connect(f"dev:{path}?speed=3")
+    a = chain.connect(f"dev:{path}?block_time=0.05")
+    b = chain.connect(f"dev:{path}")                   # a second opener inherits the stored block time
+    try:
+        start = a.block()
+        time.sleep(0.4)
+        assert b.block() >= start + 5
+        netuid = a.create_subnet(ALICE)                 # lands in the current block: no extra block
+        assert netuid in b.subnets()
+        head = b.advance_blocks(100)
+        assert a.block() >= head
+    finally:
+        a.close()
+        b.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {repo!r})
+    from substrateinterface import Keypair
+    from chain.dev import DevChain
+    c = DevChain({path!r})
+    bob, alice = Keypair.create_from_uri('//Bob'), Keypair.create_from_uri('//Alice')
+    netuid = c.create_subnet(alice) if not c.subnets() else c.subnets()[0]
+    i = 0
+    while True:
+        hk = Keypair.create_from_uri(f'//{tag}{{i}}')
+        c.register(netuid, hk.ss58_address, bob)
+        c.add_stake(bob, hk.ss58_address, 10**9)
+        c.advance_blocks(3)
+        print(c.block(), flush=True)
+        i += 1
+""")
+
+
+def _writer(path, tag: str = "W") -> subprocess.Popen:
+    code = WRITER.format(repo=REPO, path=str(path), tag=tag)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_loses_no_committed_block(tmp_path):
+    path = tmp_path / "crash.sqlite"
+    DevChain(str(path)).close()
+    for round_ in range(3):                             # kill at different moments
+        proc = _writer(path, tag=f"R{round_}-")
+        seen = 0
+        try:
+            for _ in range(5 + 7 * round_):
+                line = proc.stdout.readline()
+                assert line, proc.stderr.read()
+                seen = int(line)
+            time.sleep(0.01 * round_)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        c = DevChain(str(path))
+        try:
+            assert c.block() >= seen
+            mg = c.metagraph(c.subnets()[0])
+            assert list(mg.uids) == list(range(mg.n))
+            assert issuance_matches(str(path))
+        finally:
+            c.close()
+
+
+def test_processes_share_one_ledger(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    c = DevChain(str(path))
+    netuid = subnet(c, max_registrations_per_block=100)
+    procs = [_writer(path, tag=t) for t in ("A", "B")]
+    try:
+        for p in procs:
+            for _ in range(6):
+                assert p.stdout.readline(), p.stderr.read()
+    finally:
+        for p in procs:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+    mg = c.metagraph(netuid)
+    tags = {h for h in mg.hotkeys}
+    assert mg.n >= 12 and len(tags) == mg.n                   # unique uids for both writers' hotkeys
+    assert {K("//A0").ss58_address, K("//B0").ss58_address} <= tags
+    assert issuance_matches(str(path))
+    c.close()

@@ -1,0 +1,158 @@
+"""Unit tests of the subtensor backend's pure parts (no chain): retry, commit hash, hyperparameter
+table, dispatch-error decoding, node-refusal mapping, address normalisation."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+from scalecodec.base import RuntimeConfiguration
+from scalecodec.type_registry import load_type_registry_preset
+from scalecodec.utils.ss58 import ss58_decode, ss58_encode
+from substrateinterface import Keypair
+from substrateinterface.exceptions import SubstrateRequestException
+
+from chain.errors import BalanceError, ChainError, ExtrinsicError, UnsupportedError
+from chain.subtensor import hyperparams
+from chain.subtensor.backend import address
+from chain.subtensor.commit import commit_hash, compact, vec_u16
+from chain.subtensor.extrinsics import _pool_error, dispatch_error_name
+from chain.subtensor.retry import retry
+from chain.types import Hyperparameters
+
+_RC = RuntimeConfiguration()
+_RC.update_type_registry(load_type_registry_preset("legacy"))
+
+
+# --- retry ---------------------------------------------------------------------------------
+class FakeFlaky:
+    """Fails `failures` times with ConnectionResetError, then answers; counts reconnects."""
+
+    def __init__(self, failures: int):
+        self.failures, self.calls, self.reconnects = failures, 0, 0
+
+    def reconnect(self):
+        self.reconnects += 1
+
+    @retry(retry_on=(ConnectionResetError,), attempts=4, base_delay=0.0, before_retry=lambda self: self.reconnect())
+    def read(self):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionResetError("peer reset")
+        return "ok"
+
+
+def test_retry_recovers_after_transient_failures_and_reconnects_between():
+    f = FakeFlaky(failures=3)
+    assert f.read() == "ok"
+    assert (f.calls, f.reconnects) == (4, 3)
+
+
+def test_retry_gives_up_after_attempts_with_the_give_up_error():
+    delays = []
+
+    @retry(retry_on=(TimeoutError,), attempts=3, base_delay=0.5, max_delay=0.8, sleep=delays.append,
+           give_up=lambda e: ChainError(f"gone: {e}"))
+    def always_times_out():
+        raise TimeoutError("stale")
+
+    with pytest.raises(ChainError, match="gone: stale"):
+        always_times_out()
+    assert delays == [0.5, 0.8]  # exponential backoff, capped
+
+
+def test_retry_does_not_retry_other_errors():
+    calls = []
+
+    @retry(retry_on=(TimeoutError,), attempts=5, base_delay=0.0)
+    def wrong_input():
+        calls.append(1)
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):
+        wrong_input()
+    assert len(calls) == 1
+
+
+# --- commit hash -----------------------------------------------------------------------------
+@given(st.integers(min_value=0, max_value=2**40))
+def test_compact_matches_scalecodec(n):
+    assert compact(n) == _RC.create_scale_object("Compact<u64>").encode(n).data
+
+
+@given(st.lists(st.integers(min_value=0, max_value=65535), max_size=300))
+def test_vec_u16_matches_scalecodec(values):
+    assert vec_u16(values) == _RC.create_scale_object("Vec<u16>").encode(values).data
+
+
+def test_commit_hash_depends_on_every_field():
+    pk = Keypair.create_from_uri("//Alice").public_key
+    base = commit_hash(pk, 1, [0, 1], [10, 20], [7], 0)
+    assert base.startswith("0x") and len(base) == 66
+    variants = [commit_hash(pk, 2, [0, 1], [10, 20], [7], 0), commit_hash(pk, 1, [1, 0], [10, 20], [7], 0),
+                commit_hash(pk, 1, [0, 1], [10, 21], [7], 0), commit_hash(pk, 1, [0, 1], [10, 20], [8], 0),
+                commit_hash(pk, 1, [0, 1], [10, 20], [7], 1),
+                commit_hash(Keypair.create_from_uri("//Bob").public_key, 1, [0, 1], [10, 20], [7], 0)]
+    assert base not in variants and len(set(variants)) == len(variants)
+
+
+# --- hyperparameters -------------------------------------------------------------------------
+class FakeShape:
+    """A runtime that has exactly the given AdminUtils calls and SubtensorModule storage items."""
+    spec_version = 148
+
+    def __init__(self, calls: dict[str, tuple[str, ...]], storage: set[str]):
+        self.calls, self.storage = calls, storage
+
+    def call_fields(self, pallet, call):
+        return self.calls.get(call)
+
+    def has_storage(self, pallet, item):
+        return item in self.storage
+
+    def module_error_name(self, index, error):
+        return {(18, 0): "NetworkDoesNotExist"}.get((index, int(error[2:4], 16)), "Unknown")
+
+
+def test_setter_reads_argument_names_from_the_runtime():
+    shape = FakeShape({"sudo_set_tempo": ("netuid", "tempo"), "sudo_set_weights_min_stake": ("min_stake",)}, set())
+    assert hyperparams.setter(shape, 3, "tempo", 10) == ("sudo_set_tempo", {"netuid": 3, "tempo": 10})
+    assert hyperparams.setter(shape, 3, "min_allowed_stake", 5) == ("sudo_set_weights_min_stake", {"min_stake": 5})
+    with pytest.raises(UnsupportedError, match="commit_reveal_enabled"):
+        hyperparams.setter(shape, 3, "commit_reveal_enabled", True)
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        hyperparams.setter(shape, 3, "tempoo", 1)
+
+
+def test_storage_items_global_and_missing():
+    shape = FakeShape({}, {"Tempo", "WeightsMinStake", "Kappa"})
+    items = hyperparams.storage_items(shape, 7)
+    assert items == {"tempo": ("Tempo", [7]), "min_allowed_stake": ("WeightsMinStake", []), "kappa": ("Kappa", [7])}
+    hp = hyperparams.from_values({"tempo": 12, "kappa": None, "commit_reveal_enabled": 1})
+    assert hp.tempo == 12 and hp.kappa == Hyperparameters().kappa and hp.commit_reveal_enabled is True
+
+
+# --- errors ----------------------------------------------------------------------------------
+def test_dispatch_error_names():
+    shape = FakeShape({}, set())
+    assert dispatch_error_name(shape, {"Module": {"index": 18, "error": "0x00000000"}}) == "NetworkDoesNotExist"
+    assert dispatch_error_name(shape, "BadOrigin") == "BadOrigin"
+    assert dispatch_error_name(shape, {"Token": "FundsUnavailable"}) == "TokenFundsUnavailable"
+
+
+def test_pool_errors_are_typed():
+    stale = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction",
+                                                   "data": "Transaction is outdated"}), "x")
+    assert stale.name == "Stale" and "check the chain state" in stale.hint
+    fees = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction",
+                                                  "data": "Inability to pay some fees (e.g. account balance too low)"}), "x")
+    assert isinstance(fees, BalanceError)
+    other = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction", "data": "Custom error: 3"}), "x")
+    assert type(other) is ExtrinsicError and other.name == "InvalidTransaction" and "Custom error: 3" in str(other)
+
+
+def test_address_normalises_any_prefix_and_rejects_garbage():
+    alice = Keypair.create_from_uri("//Alice")
+    bittensor_format = ss58_encode(ss58_decode(alice.ss58_address), 13116)
+    assert bittensor_format != alice.ss58_address
+    assert address(bittensor_format) == alice.ss58_address
+    with pytest.raises(ChainError, match="not an ss58 address"):
+        address("5notanaddress")
