@@ -39,18 +39,6 @@ from protocol.tensor import decode, decode_numpy, encode  # noqa: E402
 MiB = 1 << 20
 
 
-def timeit(fn: Callable[[], object], seconds: float, min_reps: int = 3, max_reps: int = 200) -> float:
-    """Best (minimum) seconds per call after one warm-up call: the least disturbed by other load."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < seconds):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def codec_cases(x: np.ndarray, keys) -> dict[str, Callable[[], np.ndarray | torch.Tensor | None]]:
     t = torch.from_numpy(x)
     warm = np.empty_like(x)
@@ -98,15 +86,33 @@ def bench_codec(sizes: list[int], seconds: float, keys) -> tuple[list[str], dict
         x = rng.standard_normal(mib * MiB // 4, dtype=np.float32).reshape(-1, 256)
         cases = codec_cases(x, keys)
         names = list(cases)
-        results[mib] = {}
-        for name, fn in cases.items():
+        for name, fn in cases.items():  # warm-up, and every decoder must give the input back
             out = fn()
-            if isinstance(out, (np.ndarray, torch.Tensor)):  # every decoder must give the input back
+            if isinstance(out, (np.ndarray, torch.Tensor)):
                 assert np.array_equal(np.asarray(out), x), name
-            sec = timeit(fn, seconds)
-            results[mib][name] = x.nbytes / sec / 1e9
+        best = interleaved(cases, seconds * len(cases))
+        results[mib] = {name: x.nbytes / sec / 1e9 for name, sec in best.items()}
+        for name in names:
             print(f"  {mib:>3} MiB  {name:<38} {results[mib][name]:8.2f} GB/s", file=sys.stderr, flush=True)
     return names, results
+
+
+def interleaved(cases: dict[str, Callable[[], object]], budget: float, min_rounds: int = 5) -> dict[str, float]:
+    """Best seconds per call of each case, running the cases round-robin so load changes hit all alike.
+
+    Within a round each case runs a short burst (3 calls when a call takes < 20 ms), so its best
+    call sees warm caches whatever ran before it.
+    """
+    best = {name: float("inf") for name in cases}
+    start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < 500):
+        for name, fn in cases.items():
+            for _ in range(3 if best[name] < 0.02 else 1):
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return best
 
 
 def bench_compression(seconds: float, mib: int = 16) -> list[tuple[str, str, str]]:
@@ -114,13 +120,16 @@ def bench_compression(seconds: float, mib: int = 16) -> list[tuple[str, str, str
     rng = np.random.default_rng(1)
     x = rng.standard_normal(mib * MiB // 4, dtype=np.float32)
     x[rng.random(x.size) < 0.9] = 0.0
-    rows = []
+    cases, sizes = {}, {}
     for c in (None, "lz4", "zstd"):
         data = encode(x, compression=c)
         assert np.array_equal(decode_numpy(data), x)
-        gbs = x.nbytes / timeit(lambda: decode_numpy(encode(x, compression=c)), seconds) / 1e9
-        rows.append((c or "none", f"{len(data) / x.nbytes:.2f}", f"{gbs:.2f}"))
-        print(f"  {mib:>3} MiB  sparse, compression={c}: {rows[-1][1]} of raw size, {gbs:.2f} GB/s", file=sys.stderr)
+        sizes[c or "none"] = len(data) / x.nbytes
+        cases[c or "none"] = lambda c=c: decode_numpy(encode(x, compression=c))
+    best = interleaved(cases, seconds * len(cases))
+    rows = [(c, f"{sizes[c]:.2f}", f"{x.nbytes / best[c] / 1e9:.2f}") for c in cases]
+    for row in rows:
+        print(f"  {mib:>3} MiB  90% zeros, compression={row[0]}: {row[1]} of raw size, {row[2]} GB/s", file=sys.stderr)
     return rows
 
 
@@ -131,14 +140,22 @@ def bench_crypto(keys, seconds: float) -> list[tuple[str, str]]:
     msg = os.urandom(200)  # about the size of a signing preimage
     sig = alice.sign(msg)
     big = os.urandom(64 * MiB)
-    rows = [
-        ("sr25519 sign (200-byte preimage)", f"{timeit(lambda: alice.sign(msg), seconds) * 1e6:.0f} µs"),
-        ("sr25519 verify", f"{timeit(lambda: alice.verify(msg, sig), seconds) * 1e6:.0f} µs"),
-        ("Keypair(ss58_address=...) (cached per caller)", f"{timeit(lambda: Keypair(ss58_address=alice.ss58_address), seconds) * 1e6:.0f} µs"),
-        ("sha256 of 64 MiB", f"{64 * MiB / timeit(lambda: hashlib.sha256(big).digest(), seconds) / 1e9:.2f} GB/s"),
-        ("bytes(memoryview) of 64 MiB", f"{64 * MiB / timeit(lambda: bytes(memoryview(big)), seconds) / 1e9:.2f} GB/s"),
+    best = interleaved({
+        "sign": lambda: alice.sign(msg),
+        "verify": lambda: alice.verify(msg, sig),
+        "ss58": lambda: Keypair(ss58_address=alice.ss58_address),
+    }, 3 * seconds)
+    best.update(interleaved({
+        "sha256": lambda: hashlib.sha256(big).digest(),
+        "copy": lambda: bytes(memoryview(big)),
+    }, 2 * seconds))
+    return [
+        ("sr25519 sign (200-byte preimage)", f"{best['sign'] * 1e6:.0f} µs"),
+        ("sr25519 verify", f"{best['verify'] * 1e6:.0f} µs"),
+        ("Keypair(ss58_address=...) (envelope caches it per caller)", f"{best['ss58'] * 1e6:.0f} µs"),
+        ("sha256 of 64 MiB (hashed once by each side)", f"{len(big) / best['sha256'] / 1e9:.2f} GB/s"),
+        ("bytes(memoryview) of the same 64 MiB", f"{len(big) / best['copy'] / 1e9:.2f} GB/s"),
     ]
-    return rows
 
 
 def render(names: list[str], results: dict[int, dict[str, float]], comp: list[tuple[str, str, str]],
@@ -149,9 +166,10 @@ def render(names: list[str], results: dict[int, dict[str, float]], comp: list[tu
         "",
         f"Command: `{cmd}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, torch {torch.__version__}, protobuf {google.protobuf.__version__}  ",
+        f"numpy {np.__version__}, torch {torch.__version__}, protobuf {google.protobuf.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine slows every row alike)  ",
         "float32 tensors, encode+decode throughput = payload bytes / (one encode + one decode), "
-        f"best of repeats (>= 3, ~{seconds} s per cell). Ratios are against `bytes(memoryview(x))` "
+        f"best of >= 5 round-robin rounds (~{seconds} s per cell). Ratios are against `bytes(memoryview(x))` "
         "(one copy into a new buffer) and base64-in-JSON, same bytes, same run. "
         "'signed request end to end' = body_parts + build_request (sha256 + sr25519 sign) + parse_request "
         "+ verify_request (sha256 + sr25519 verify + replay guard) + decode_body.",

@@ -10,6 +10,8 @@ weighted median. Both are measured in the same run on the same data and must agr
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
 import time
 import tracemalloc
@@ -152,7 +154,9 @@ def main(argv=None) -> int:
         f"Command: `{cmd}` (best of {args.repeat} runs, alternating; baseline and run_epoch in the same run, "
         "same data, outputs checked equal to 1e-9).\n"
         "Baseline: dense n x n epoch with a per-column Python loop (one argsort per column) for the "
-        "weighted median. Peak alloc counts the two n x n outputs (bonds, bonds_ema_normalized).\n\n"
+        "weighted median. Peak alloc counts the two n x n outputs (bonds, bonds_ema_normalized).\n"
+        f"Machine: {os.cpu_count()} CPUs, numpy {np.__version__}, Python {platform.python_version()} "
+        "(shared with other jobs: absolute ms vary run to run, ratios less so).\n\n"
         + table + "\n")
     print(f"wrote {args.out}")
     floor_ok = rows[-1][4] >= 3.0

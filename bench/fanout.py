@@ -229,7 +229,7 @@ def main() -> int:
     ap.add_argument("--axons", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--payloads", nargs="+", choices=list(PAYLOADS), default=list(PAYLOADS))
     ap.add_argument("--workers", type=int, default=4, help="miner processes")
-    ap.add_argument("--seconds", type=float, default=5.0, help="measuring window per stack and configuration")
+    ap.add_argument("--seconds", type=float, default=4.0, help="measuring window per stack and configuration")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_fanout.md"))
     args = ap.parse_args()
     if args.quick:

@@ -84,8 +84,10 @@ def run_epoch_fixed(x, p: YumaParams):
     act = _normalize(np.where(old_permit & ~inactive, stake, 0).astype(object))
 
     b_in = None
-    if x.bonds is not None:
-        b_in = _integers("bonds", np.round(x.bonds * U16_MAX, 6), U16_MAX)
+    if x.bonds is not None:  # raw u16 values, or u16/65535 as in EpochResult.bonds: column
+        # normalisation makes a uniform scale exactly irrelevant
+        raw = np.all(x.bonds == np.floor(x.bonds))
+        b_in = _integers("bonds", x.bonds if raw else np.round(x.bonds * U16_MAX, 6), U16_MAX)
     has_bonds = np.array([any(r) for r in b_in], dtype=bool) if b_in is not None else np.zeros(n, bool)
     rows = np.flatnonzero(old_permit | has_bonds)
     out_rows = outdated(rows, x.last_update, x.block_at_registration)

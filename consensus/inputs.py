@@ -13,7 +13,7 @@ class EpochInput:
 
     stake: Any  # (n,) raw stake
     weights: Any  # (n, n) raw non-negative weights, row i = weights set by uid i
-    bonds: Any = None  # (n, n) bonds stored by the previous epoch (EpochResult.bonds)
+    bonds: Any = None  # (n, n) bonds stored by the previous epoch (EpochResult.bonds; Yuma also takes raw u16)
     validator_permit: Any = None  # (n,) bool permits stored by the previous epoch; None = top-k of stake
     last_update: Any = None  # (n,) block of each uid's last set_weights
     block_at_registration: Any = None  # (n,)

@@ -10,5 +10,5 @@ from neurons.axon.routes import Call, Reply
 SYNAPSE = "echo"
 
 
-def forward(call: Call) -> Reply:
+async def forward(call: Call) -> Reply:
     return Reply(call.tensors, call.fields)

@@ -101,7 +101,10 @@ def _entry(v: wire.Value, what: str, limit: int) -> tuple[str, memoryview]:
 def decode_body(data: Any, *, max_bytes: int | None = None) -> Body:
     """Parse and validate a Body; all tensors together may decompress to at most max_bytes."""
     limit = tensor.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    mv = wire.view(data)
+    try:
+        mv = wire.view(data)
+    except wire.WireError as e:
+        raise EnvelopeError(ReturnCode.INVALID_REQUEST, str(e)) from None
     if len(mv) > limit:
         raise EnvelopeError(ReturnCode.PAYLOAD_TOO_LARGE, f"body of {len(mv)} bytes exceeds max_bytes={limit}")
     views: dict[str, tensor.TensorView] = {}

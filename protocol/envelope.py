@@ -156,6 +156,9 @@ def build_request(
     now_ns: Optional[int] = None, uuid: Optional[str] = None,
 ) -> bytes:
     """Serialized, signed Request: exactly the bytes to send. body: bytes or a body_parts() list."""
+    for name, v in (("synapse", synapse), ("receiver", receiver), ("uuid", uuid or "")):
+        if len(v.encode("utf-8")) > MAX_HEADER_STR:
+            raise ValueError(f"{name} is longer than {MAX_HEADER_STR} bytes; receivers would refuse it")
     parts, n, digest = _body(body)
     h = Header(
         version=PROTOCOL_VERSION, synapse=synapse, caller=keypair.ss58_address, receiver=receiver,

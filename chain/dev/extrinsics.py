@@ -22,7 +22,7 @@ MAX_UNREVEALED_COMMITS = 10
 OWNER_SETTABLE = {
     "min_allowed_weights", "max_weight_limit", "weights_rate_limit", "weights_version", "commit_reveal_enabled",
     "commit_reveal_period", "activity_cutoff", "immunity_period", "kappa", "bonds_moving_average",
-    "registration_allowed", "serving_rate_limit", "min_allowed_stake", "burn",
+    "registration_allowed", "serving_rate_limit", "min_allowed_stake",
 }
 
 
@@ -246,5 +246,7 @@ def set_hyperparameter(db: sqlite3.Connection, block: int, netuid: int, name: st
         raise ChainError(f"{name} takes an integer, got {value!r}") from exc
     if not isinstance(current, bool) and new < 0:
         raise ChainError(f"{name} must be >= 0, got {new}")
+    if name == "max_allowed_uids" and new < state.subnet_n(db, netuid):
+        raise error_from_name("MaxAllowedUIdsNotAllowed", f"the subnet already has {state.subnet_n(db, netuid)} uids")
     setattr(hp, name, new)
     state.save_hparams(db, netuid, hp)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator, Sequence
 from urllib.parse import parse_qsl
 
+from scalecodec.utils.ss58 import ss58_decode, ss58_encode
 from substrateinterface import Keypair
 
 from chain.base import Chain
@@ -18,13 +19,21 @@ from chain.dev import state
 from chain.dev.blocks import advance, step
 from chain.dev.metagraph import read_metagraph
 from chain.dev.store import Store
-from chain.errors import ChainError
+from chain.errors import ChainError, UnsupportedError
 from chain.types import RAO_PER_TAO, Hyperparameters, Metagraph
 
 log = logging.getLogger(__name__)
 
 DEV_ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie")
 GENESIS_BALANCE = 1_000_000 * RAO_PER_TAO
+
+
+def _addr(ss58: str) -> str:
+    """Any ss58 address in the generic format 42 (the form the ledger stores); ChainError if invalid."""
+    try:
+        return ss58_encode(ss58_decode(ss58), 42)
+    except (ValueError, TypeError) as exc:
+        raise ChainError(f"not an ss58 address: {ss58!r}", hint="pass a hotkey/coldkey ss58 address") from exc
 
 
 def _parse(spec: str | None, kw: dict) -> tuple[str | None, dict]:
@@ -58,6 +67,8 @@ class DevChain(Chain):
         if path is None:
             self._tmpdir = tempfile.mkdtemp(prefix="devchain-")
             path = os.path.join(self._tmpdir, "ledger.sqlite")
+        path = os.path.expanduser(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.url = f"dev:{path}"
         self.store = Store(path)
         self._genesis()
@@ -157,7 +168,7 @@ class DevChain(Chain):
     def uid(self, netuid: int, hotkey: str) -> int | None:
         with self.store.read() as db:
             state.hparams(db, netuid)
-            return state.uid_of(db, netuid, hotkey)
+            return state.uid_of(db, netuid, _addr(hotkey))
 
     def hyperparameters(self, netuid: int) -> Hyperparameters:
         with self.store.read() as db:
@@ -166,7 +177,6 @@ class DevChain(Chain):
     def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
         head = self._sync()
         if block is not None and block != head:
-            from chain.errors import UnsupportedError
             raise UnsupportedError(f"the dev ledger keeps only its latest state (block {head}), not block {block}",
                                    hint="read the metagraph without a block number")
         with self.store.read() as db:
@@ -174,64 +184,65 @@ class DevChain(Chain):
 
     def balance(self, ss58: str) -> int:
         with self.store.read() as db:
-            return state.free(db, ss58)
+            return state.free(db, _addr(ss58))
 
     def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
         with self.store.read() as db:  # one stake per hotkey across subnets, as on spec 148
-            return state.stake_of(db, hotkey, coldkey)
+            return state.stake_of(db, _addr(hotkey), None if coldkey is None else _addr(coldkey))
 
     # --- writes ------------------------------------------------------------------------------
     def transfer(self, signer: Keypair, dest: str, amount: int) -> None:
         with self._extrinsic(signer) as (db, block):
-            xt.transfer(db, block, signer.ss58_address, dest, int(amount))
+            xt.transfer(db, block, _addr(signer.ss58_address), _addr(dest), int(amount))
 
     def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int:
         with self._extrinsic(owner) as (db, block):
-            netuid = xt.create_subnet(db, block, owner.ss58_address, hotkey, int(self.store.get("lock_cost")),
+            netuid = xt.create_subnet(db, block, _addr(owner.ss58_address), hotkey and _addr(hotkey), int(self.store.get("lock_cost")),
                                       Hyperparameters())
-        log.info("created subnet %d (owner %s)", netuid, owner.ss58_address)
+        log.info("created subnet %d (owner %s)", netuid, _addr(owner.ss58_address))
         return netuid
 
     def register(self, netuid: int, hotkey: str, coldkey: Keypair) -> int:
+        hotkey = _addr(hotkey)
         existing = self.uid(netuid, hotkey)
         if existing is not None:
             return existing
         with self._extrinsic(coldkey) as (db, block):
-            return xt.register(db, block, netuid, hotkey, coldkey.ss58_address)
+            return xt.register(db, block, netuid, hotkey, _addr(coldkey.ss58_address))
 
     def serve_axon(self, netuid: int, hotkey: Keypair, ip: str, port: int, protocol: int = 4, version: int = 0) -> None:
         with self._extrinsic(hotkey) as (db, block):
-            xt.serve_axon(db, block, netuid, hotkey.ss58_address, ip, port, protocol, version)
+            xt.serve_axon(db, block, netuid, _addr(hotkey.ss58_address), ip, port, protocol, version)
 
     def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
-            xt.add_stake(db, block, coldkey.ss58_address, hotkey, int(amount))
+            xt.add_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount))
 
     def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
-            xt.remove_stake(db, block, coldkey.ss58_address, hotkey, int(amount))
+            xt.remove_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount))
 
     def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
         with self._extrinsic(hotkey) as (db, block):
-            xt.set_weights(db, block, netuid, hotkey.ss58_address, [int(u) for u in uids], [int(w) for w in weights],
+            xt.set_weights(db, block, netuid, _addr(hotkey.ss58_address), [int(u) for u in uids], [int(w) for w in weights],
                            int(version_key))
 
     def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None:
         digest = _digest(hotkey, netuid, uids, weights, salt, version_key)
         with self._extrinsic(hotkey) as (db, block):
-            xt.commit_weights(db, block, netuid, hotkey.ss58_address, digest)
+            xt.commit_weights(db, block, netuid, _addr(hotkey.ss58_address), digest)
 
     def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None:
         digest = _digest(hotkey, netuid, uids, weights, salt, version_key)
         with self._extrinsic(hotkey) as (db, block):
-            xt.reveal_weights(db, block, netuid, hotkey.ss58_address, digest, [int(u) for u in uids],
+            xt.reveal_weights(db, block, netuid, _addr(hotkey.ss58_address), digest, [int(u) for u in uids],
                               [int(w) for w in weights], int(version_key))
 
     def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
         with self._extrinsic(sudo) as (db, block):
-            xt.set_hyperparameter(db, block, netuid, name, value, sudo.ss58_address, self.sudo_ss58)
+            xt.set_hyperparameter(db, block, netuid, name, value, _addr(sudo.ss58_address), self.sudo_ss58)
 
     def close(self) -> None:
         self.store.close()

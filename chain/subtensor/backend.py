@@ -40,19 +40,24 @@ def _event_field(events: list[Event], name: str, index: int):
 
 class SubtensorChain(Chain):
     """A subtensor node at ws:// or wss:// `url`. `timeout`: seconds without an answer before the
-    socket counts as stale and is reopened; `attempts`: tries per call on a dropped socket."""
+    socket counts as stale and is reopened; `attempts`: tries per call on a dropped socket, the first
+    retry after `base_delay` seconds, doubling."""
 
-    def __init__(self, url: str, *, timeout: float = 60.0, attempts: int = 5):
+    def __init__(self, url: str, *, timeout: float = 60.0, attempts: int = 5, base_delay: float = 0.25):
         self.url = url
-        self._conn = Connection(url, timeout=timeout, attempts=attempts)
+        self._conn = Connection(url, timeout=timeout, attempts=attempts, base_delay=base_delay)
         self.shape = RuntimeShape(self._conn.substrate)
         self.yuma_variant = self.shape.yuma_variant
         self._tx = Submitter(self._conn, self.shape)
         log.info("connected to %s: runtime spec %d (epoch variant %s)", url, self.shape.spec_version, self.yuma_variant)
 
     # --- helpers -------------------------------------------------------------------------
-    def _query(self, item: str, params: list, pallet: str = "SubtensorModule", block_hash: str | None = None):
-        return self._conn.run(lambda s: s.query(pallet, item, params, block_hash=block_hash).value)
+    def query(self, item: str, params: list | None = None, *, pallet: str = "SubtensorModule", block: int | None = None):
+        """One storage value (decoded), at the head or at `block`."""
+        def read(s):
+            block_hash = s.get_block_hash(block) if block is not None else None
+            return s.query(pallet, item, params or [], block_hash=block_hash).value
+        return self._conn.run(read)
 
     def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
         """Any extrinsic, errors typed; `sudo=True` wraps it in Sudo.sudo and checks the inner result."""
@@ -66,7 +71,7 @@ class SubtensorChain(Chain):
         return self._conn.run(lambda s: s.rpc_request(method, params))["result"]
 
     def sudo_key(self) -> str | None:
-        return self._query("Key", [], pallet="Sudo")
+        return self.query("Key", [], pallet="Sudo")
 
     def storage_key(self, pallet: str, item: str, params: list | None = None) -> str:
         """Hex storage key of pallet.item(params), e.g. for a sudo System.set_storage."""
@@ -84,15 +89,17 @@ class SubtensorChain(Chain):
         return sorted(int(k.value) for k, v in rows if v.value)
 
     def uid(self, netuid: int, hotkey: str) -> int | None:
-        return self._query("Uids", [netuid, address(hotkey)])
+        return self.query("Uids", [netuid, address(hotkey)])
 
-    def hyperparameters(self, netuid: int) -> Hyperparameters:
+    def hyperparameters(self, netuid: int, block: int | None = None) -> Hyperparameters:
+        """The subnet's hyperparameters at the head (or at `block`), in one RPC call."""
         self._require_subnet(netuid)
         items = hyperparams.storage_items(self.shape, netuid)
 
         def read(s):
             keys = [storage_key(s, "SubtensorModule", item, params) for item, params in items.values()]
-            return [v.value for _, v in s.query_multi(keys)]
+            block_hash = s.get_block_hash(block) if block is not None else None
+            return [v.value for _, v in s.query_multi(keys, block_hash=block_hash)]
         return hyperparams.from_values(dict(zip(items, self._conn.run(read))))
 
     def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
@@ -100,20 +107,20 @@ class SubtensorChain(Chain):
         return self._conn.run(lambda s: read_metagraph(s, self.shape, netuid, block))
 
     def balance(self, ss58: str) -> int:
-        return int(self._query("Account", [address(ss58)], pallet="System")["data"]["free"])
+        return int(self.query("Account", [address(ss58)], pallet="System")["data"]["free"])
 
     def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
         hotkey = address(hotkey)
         if self.shape.stakes_per_subnet and netuid is not None:
             if coldkey is None:
-                return int(self._query("TotalHotkeyAlpha", [hotkey, netuid]) or 0)
-            return int(self._query("Alpha", [hotkey, address(coldkey), netuid]) or 0)
+                return int(self.query("TotalHotkeyAlpha", [hotkey, netuid]) or 0)
+            return int(self.query("Alpha", [hotkey, address(coldkey), netuid]) or 0)
         if coldkey is None:
-            return int(self._query("TotalHotkeyStake", [hotkey]) or 0)
-        return int(self._query("Stake", [hotkey, address(coldkey)]) or 0)
+            return int(self.query("TotalHotkeyStake", [hotkey]) or 0)
+        return int(self.query("Stake", [hotkey, address(coldkey)]) or 0)
 
     def _require_subnet(self, netuid: int) -> None:
-        if not self._query("NetworksAdded", [netuid]):
+        if not self.query("NetworksAdded", [netuid]):
             raise error_from_name("SubNetworkDoesNotExist", f"netuid {netuid}")
 
     # --- writes --------------------------------------------------------------------------

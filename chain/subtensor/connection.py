@@ -56,11 +56,17 @@ class Connection:
             if self._substrate is None:
                 self._open()
                 return
+            self._drop_socket()
+            self._substrate.connect_websocket()
+
+    def _drop_socket(self) -> None:
+        """Shut the socket down without the close handshake (which would wait on a stale peer)."""
+        ws = getattr(getattr(self._substrate, "transport", None), "websocket", None)
+        if ws is not None:
             try:
-                self._substrate.close()
+                ws.shutdown()
             except TRANSIENT:
                 pass
-            self._substrate.connect_websocket()
 
     def _run_once(self, fn: Callable[[SubstrateInterface], T]) -> T:
         with self._lock:

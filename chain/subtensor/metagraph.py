@@ -89,5 +89,6 @@ def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, bloc
         weights=_sparse_rows(maps["Weights"], n), bonds=_sparse_rows(maps["Bonds"], n),
         extra={"rank": ratios["Rank"], "trust": ratios["Trust"], "active": _vector(vec.get("Active"), n, bool),
                "pruning_scores": _vector(vec.get("PruningScores"), n, np.int64), "block_hash": block_hash,
-               "emission_rao": _vector(vec.get("Emission"), n, np.int64)},
+               "emission_rao": _vector(vec.get("Emission"), n, np.int64),
+               "stake_rao": np.asarray([int(x or 0) for x in stake_rao], dtype=np.int64)},
     )

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import grpc
 
 from protocol import envelope, service
+from protocol.body import body_parts
 from protocol.codes import EnvelopeError, ReturnCode
 from protocol.replay import ReplayGuard
 
@@ -119,7 +120,7 @@ class Axon:
     async def _call(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         t0 = time.perf_counter()
         trace = _Trace()
-        body, code, message = b"", ReturnCode.SUCCESS, ""
+        body, code, message = [], ReturnCode.SUCCESS, ""
         try:
             body = await self._serve(data, context, trace)
         except Reject as r:
@@ -127,13 +128,13 @@ class Axon:
         except Exception as e:  # noqa: BLE001 - a bug in a hook or handler fails this request only
             log.warning("synapse %s: %s: %s", trace.synapse, type(e).__name__, e)
             code, message = ReturnCode.SERVER_ERROR, f"server error ({type(e).__name__})"
-        if len(body) > self.config.max_response_bytes:
-            body, code, message = b"", ReturnCode.SERVER_ERROR, "response larger than max_response_bytes"
+        if sum(memoryview(p).nbytes for p in body) > self.config.max_response_bytes:
+            body, code, message = [], ReturnCode.SERVER_ERROR, "response larger than max_response_bytes"
         out = envelope.build_response(self.keypair, request=trace.request, code=code, body=body, message=message)
         self.metrics.observe(trace.synapse, code.name, time.perf_counter() - t0)
         return out
 
-    async def _serve(self, data: bytes, context, trace: _Trace) -> bytes:
+    async def _serve(self, data: bytes, context, trace: _Trace) -> list:
         cfg = self.config
         loop = asyncio.get_running_loop()
         remaining = context.time_remaining()
@@ -184,8 +185,7 @@ class Axon:
             raise Reject(ReturnCode.RATE_LIMITED, f"more than {cfg.rate_per_s:g} requests/s")
         return caller
 
-    async def _handle(self, route: Route, caller: Caller, req, deadline: float) -> bytes:
-        loop = asyncio.get_running_loop()
+    async def _handle(self, route: Route, caller: Caller, req, deadline: float) -> list:
         try:
             body = envelope.decode_body(req.body, max_bytes=self.config.max_request_bytes)
         except EnvelopeError as e:
@@ -251,11 +251,12 @@ def _header_of(data: bytes):
         return None
 
 
-def _encode_reply(out: Any) -> bytes:
+def _encode_reply(out: Any) -> list:
+    """The handler's answer as body buffers (tensor payloads are views; build_response copies them once)."""
     if isinstance(out, (bytes, bytearray, memoryview)):
-        return bytes(out)
+        return [out]
     if isinstance(out, Reply):
-        return envelope.encode_body(out.tensors, out.fields)
+        return body_parts(out.tensors, out.fields)
     if isinstance(out, Mapping):
-        return envelope.encode_body(out)
+        return body_parts(out)
     raise TypeError(f"handler returned {type(out).__name__}; return a mapping of tensors, a Reply or bytes")

@@ -7,7 +7,8 @@ HELP = "run a whole local subnet: chain, validators and miners as processes, epo
 def add_arguments(parser) -> None:
     parser.add_argument("--subnet", default="text-embedding", help="subnet to run (default: text-embedding)")
     parser.add_argument("--models", default=None,
-                        help="comma-separated reference models, one miner each (default: all of the subnet's, best first)")
+                        help="comma-separated reference models, one miner each, as NAME or NAME:SEED "
+                             "(default for text-embedding: minilm,bow,random,random:1)")
     parser.add_argument("--validators", type=int, default=2, choices=(1, 2, 3), help="number of validators")
     parser.add_argument("--chain", default="auto",
                         help="auto (local runtime if a chain spec is available, else dev ledger), dev, local, or a URL")
@@ -15,6 +16,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="paying epochs to run (default 3)")
     parser.add_argument("--tempo", type=int, default=10, help="blocks per epoch (default 10)")
     parser.add_argument("--block-time", type=float, default=1.0, help="seconds per block (default 1.0)")
+    parser.add_argument("--ema-alpha", type=float, default=0.3, help="validators' score EMA weight (default 0.3)")
     parser.add_argument("--batch-size", type=int, default=16, help="validator challenge batch size")
     parser.add_argument("--out", default="out/demo", help="directory for logs, state, table and plot")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")

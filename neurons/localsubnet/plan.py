@@ -11,6 +11,7 @@ class NeuronPlan:
     role: str            # "validator" | "miner"
     name: str            # short label, also the dev coldkey uri //opensubnet/<name> (DEV ONLY keys)
     model: str = ""      # miner: reference model name of the subnet
+    seed: int = 0        # miner: seed of the reference model (two miners of one model differ by seed)
     stake_tao: int = 0   # validator stake added by its coldkey
 
     @property
@@ -23,8 +24,10 @@ class NeuronPlan:
 
 
 def default_plan(models: list[str], n_validators: int = 2) -> list[NeuronPlan]:
-    """Validators with unequal stake first, then one miner per model (in the given order)."""
+    """Validators with unequal stake first, then one miner per model ("name" or "name:seed", in order)."""
     stakes = [1000, 600, 300][:n_validators]
     plan = [NeuronPlan("validator", f"validator{i + 1}", stake_tao=s) for i, s in enumerate(stakes)]
-    plan += [NeuronPlan("miner", f"miner{i + 1}-{m}", model=m) for i, m in enumerate(models)]
+    for i, m in enumerate(models):
+        model, _, seed = m.partition(":")
+        plan.append(NeuronPlan("miner", f"miner{i + 1}-{model}", model=model, seed=int(seed or 0)))
     return plan

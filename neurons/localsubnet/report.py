@@ -32,12 +32,13 @@ def plot_incentive(plan: list[NeuronPlan], uids: dict[str, int], records, path: 
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     epochs = [r.epoch for r in records]
-    for p in plan:
-        if p.role != "miner":
-            continue
+    miners = [p for p in plan if p.role == "miner"]
+    for i, p in enumerate(miners):
         u = uids[p.name]
-        ax.plot(epochs, [r.metagraph.incentive[u] for r in records], marker="o", label=f"uid {u}: {p.model}")
+        ax.plot(epochs, [r.metagraph.incentive[u] for r in records], marker="osD^v<>"[i % 7],
+                linestyle=["-", "--", "-.", ":"][i % 4], label=f"uid {u}: {p.model}" + (f" (seed {p.seed})" if p.seed else ""))
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("incentive (share of miner emission)")
     ax.set_title(title)
     ax.set_ylim(bottom=0)

@@ -81,17 +81,43 @@ class LocalSubnet:
             log.info("registered %-22s uid %d%s", p.name, uid, f", staked {p.stake_tao} TAO" if p.stake_tao else "")
 
     # --- processes ---------------------------------------------------------------------------
-    def start_neurons(self, children: Children) -> None:
+    def start_neurons(self, children: Children, role: str) -> None:
         common = ["--chain", self.chain_url, "--netuid", str(self.netuid), "--subnet.name", self.subnet]
-        for p in self.plan:
+        for p in (p for p in self.plan if p.role == role):
             args = [p.role, *common, "--wallet", p.coldkey_uri]
             if p.role == "miner":
-                args += ["--miner.model", p.model, "--axon.host", AXON_IP, "--axon.external_ip", AXON_IP,
+                args += ["--miner.model", p.model, "--seed", str(p.seed), "--axon.host", AXON_IP, "--axon.external_ip", AXON_IP,
                          "--axon.port", str(_free_port())]
             else:
                 args += ["--validator.state_dir", str(self.out_dir / "state"), *self.validator_args]
             children.python(p.name, args)
-        log.info("started %d processes (logs in %s)", len(self.plan), children.log_dir)
+        log.info("started the %ss (logs in %s)", role, children.log_dir)
+
+    # --- blocks ------------------------------------------------------------------------------
+    def _tick(self, children: Children, deadline: float, what: str) -> int:
+        """Produce one block, paced to `block_time`; fail fast when a child died or time ran out."""
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {self.timeout_s:.0f}s: see the logs in {children.log_dir}")
+        if dead := children.dead():
+            c = dead[0]
+            raise RuntimeError(f"{c.name} exited with code {c.proc.returncode}; last log lines:\n{c.tail()}")
+        t0 = time.monotonic()
+        head = self.chain.advance_blocks(1)
+        time.sleep(max(0.0, self.block_time - (time.monotonic() - t0)))
+        return head
+
+    def wait_for_miners(self, children: Children) -> None:
+        """Produce blocks until every miner has announced its axon on chain (models take a while to load)."""
+        deadline = time.monotonic() + self.timeout_s
+        miners = [self.uids[p.name] for p in self.plan if p.role == "miner"]
+        while True:
+            mg = self.chain.metagraph(self.netuid)
+            up = sum(1 for u in miners if mg.axons[u] is not None and mg.axons[u].serving)
+            log.info("block %d: %d/%d miners serving", mg.block, up, len(miners))
+            if up == len(miners):
+                return
+            for _ in range(3):
+                self._tick(children, deadline, "all miners serving")
 
     # --- epochs ------------------------------------------------------------------------------
     def run_epochs(self, children: Children, progress=None) -> list[EpochRecord]:
@@ -102,14 +128,7 @@ class LocalSubnet:
         next_epoch = epoch_blocks_after(head + 1, self.netuid, self.tempo)
         epoch = 0
         while sum(1 for r in self.records if r.metagraph.incentive[miners].sum() > 0) < self.epochs:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {self.epochs} paying epochs within {self.timeout_s:.0f}s: "
-                                   f"see the logs in {children.log_dir}")
-            if dead := children.dead():
-                c = dead[0]
-                raise RuntimeError(f"{c.name} exited with code {c.proc.returncode}; last log lines:\n{c.tail()}")
-            t0 = time.monotonic()
-            head = self.chain.advance_blocks(1)
+            head = self._tick(children, deadline, f"{self.epochs} paying epochs")
             if head >= next_epoch:
                 epoch += 1
                 mg = self.chain.metagraph(self.netuid)
@@ -120,7 +139,6 @@ class LocalSubnet:
                          np.array2string(mg.incentive[miners], precision=3), paid, self.epochs)
             if progress:
                 progress(head, next_epoch, epoch)
-            time.sleep(max(0.0, self.block_time - (time.monotonic() - t0)))
         return self.records
 
 

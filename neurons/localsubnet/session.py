@@ -17,6 +17,8 @@ log = logging.getLogger("opensubnet.localsubnet")
 
 # Spec hyperparameter names that differ from chain.Hyperparameters
 _RENAMED = {"commit_reveal": "commit_reveal_enabled"}
+DEFAULT_MODELS = {"text-embedding": ["minilm", "bow", "random", "random:1"],
+                  "text-next-token": ["transformer", "ngram", "uniform", "uniform:1"]}
 
 
 def choose_chain(kind: str, chain_spec: str | None, out: Path):
@@ -57,7 +59,7 @@ def run_demo(args) -> int:
     shutil.rmtree(out / "state", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     spec = load_subnet(args.subnet)
-    models = args.models.split(",") if args.models else list(spec.miners())
+    models = args.models.split(",") if args.models else DEFAULT_MODELS.get(args.subnet, list(spec.miners()))
     plan = default_plan(models, args.validators)
     chain, url, stop_chain, which = choose_chain(args.chain, args.chain_spec, out)
     log.info("chain: %s", which)
@@ -68,10 +70,13 @@ def run_demo(args) -> int:
         sub = LocalSubnet(chain, url, args.subnet, plan, out, epochs=args.epochs, tempo=args.tempo,
                           block_time=args.block_time, timeout_s=args.timeout,
                           validator_args=["--validator.batch_size", str(args.batch_size),
+                                          "--validator.ema_alpha", str(args.ema_alpha),
                                       "--validator.weights_interval_blocks", str(max(1, args.tempo // 2))])
         sub.create(hp)
         sub.register_all()
-        sub.start_neurons(children)
+        sub.start_neurons(children, "miner")
+        sub.wait_for_miners(children)
+        sub.start_neurons(children, "validator")
         sub.run_epochs(children, progress_line)
         final = sub.records[-1].metagraph
         rows = neuron_rows(plan, sub.uids, final)

@@ -82,6 +82,36 @@ def test_runtime_error_names(dev_chain):
         assert err.value.name == name, (name, err.value)
 
 
+def test_commit_reveal_window_and_expiry(dev_chain):
+    c = dev_chain
+    netuid = subnet(c, tempo=10, weights_rate_limit=0, commit_reveal_enabled=True, commit_reveal_period=1)
+    c.register(netuid, hot(0).ss58_address, BOB)
+    me, args = hot(0), ([0], [65535], [4, 2])
+
+    def to_epoch_start(epochs: int = 1) -> None:  # head := the epoch block, so the next extrinsic opens an epoch
+        for _ in range(epochs):
+            c.advance_blocks(next_epoch_block(c.block(), netuid, 10) - c.block())
+
+    def reveal_error() -> str:
+        with pytest.raises(ChainError) as err:
+            c.reveal_weights(netuid, me, *args)
+        return err.value.name
+
+    to_epoch_start()
+    c.commit_weights(netuid, me, *args)
+    assert reveal_error() == "RevealTooEarly"
+    to_epoch_start(2)                                   # the reveal epoch went by unused
+    assert reveal_error() == "ExpiredWeightCommit"
+    assert reveal_error() == "ExpiredWeightCommit"     # a failed reveal changes nothing, as on chain
+    to_epoch_start()
+    c.commit_weights(netuid, me, *args)
+    committed_at = c.block()
+    to_epoch_start()
+    c.reveal_weights(netuid, me, *args)
+    mg = c.metagraph(netuid)
+    assert mg.weights[0, 0] == 65535 and mg.last_update[0] == committed_at   # activity counts from the commit
+
+
 def test_failed_extrinsic_builds_its_block_and_changes_nothing(dev_chain):
     c = dev_chain
     head, bob = c.block(), c.balance(BOB.ss58_address)
@@ -198,8 +228,8 @@ WRITER = textwrap.dedent("""
         c.register(netuid, hk.ss58_address, bob)
         c.add_stake(bob, hk.ss58_address, 10**9)
         c.advance_blocks(3)
-        print(c.block(), flush=True)
         i += 1
+        print(c.block(), i, flush=True)
 """)
 
 
@@ -213,12 +243,12 @@ def test_kill_9_loses_no_committed_block(tmp_path):
     DevChain(str(path)).close()
     for round_ in range(3):                             # kill at different moments
         proc = _writer(path, tag=f"R{round_}-")
-        seen = 0
+        seen = registered = 0
         try:
             for _ in range(5 + 7 * round_):
                 line = proc.stdout.readline()
                 assert line, proc.stderr.read()
-                seen = int(line)
+                seen, registered = map(int, line.split())
             time.sleep(0.01 * round_)
         finally:
             os.kill(proc.pid, signal.SIGKILL)
@@ -231,6 +261,9 @@ def test_kill_9_loses_no_committed_block(tmp_path):
             assert c.block() >= seen
             mg = c.metagraph(c.subnets()[0])
             assert list(mg.uids) == list(range(mg.n))
+            mine = [K(f"//R{round_}-{i}").ss58_address for i in range(registered)]
+            assert set(mine) <= set(mg.hotkeys)             # every acknowledged registration survived
+            assert all(c.stake(h) >= TAO for h in mine)
             assert issuance_matches(str(path))
         finally:
             c.close()

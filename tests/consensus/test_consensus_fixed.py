@@ -65,3 +65,18 @@ def test_fixed_point_needs_chain_units():
         run_epoch(EpochInput(stake=[1, 1], weights=[[0, 0.3], [0, 0]]), FIX)
     with pytest.raises(ValueError, match="^fixed_point:"):
         YumaParams(fixed_point=True)
+
+
+def test_fixed_point_takes_bonds_raw_or_as_proportions():
+    w = np.zeros((4, 4))
+    w[0, 2:] = [65535, 20000]
+    w[1, 2:] = [10000, 65535]
+    inp = dict(stake=[3 * 10**9, 10**9, 0, 0], weights=w)
+    first = run_epoch(EpochInput(**inp), FIX)
+    raw = np.round(first.bonds * 65535)
+    assert raw.max() == 65535
+    a = run_epoch(EpochInput(**inp, bonds=first.bonds, validator_permit=first.new_validator_permit), FIX)
+    b = run_epoch(EpochInput(**inp, bonds=raw, validator_permit=first.new_validator_permit), FIX)
+    assert np.array_equal(a.dividends, b.dividends) and np.array_equal(a.bonds, b.bonds)
+    with pytest.raises(ValueError, match="^bonds:"):
+        run_epoch(EpochInput(**inp, bonds=np.full((4, 4), 0.3), validator_permit=first.new_validator_permit), FIX)

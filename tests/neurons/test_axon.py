@@ -365,3 +365,28 @@ def test_tls_axon_serves_a_dendrite_that_trusts_its_certificate(tmp_path):
                 [r] = await plain.query([ep], "echo", X, timeout=2)
                 assert r.code == ReturnCode.UNAVAILABLE
     asyncio.run(main())
+
+
+def test_per_caller_concurrency_cap_refuses_the_extra_request():
+    async def main():
+        release, handler_calls = asyncio.Event(), []
+
+        async def held(call):
+            handler_calls.append(1)
+            await release.wait()
+            return {}
+
+        axon = Axon(MINER, caller_info=TABLE.get, config=AxonConfig(max_inflight_per_caller=2))
+        axon.attach("echo", held)
+        await axon.start()
+        ep = Endpoint(MINER.ss58_address, "127.0.0.1", axon.port)
+        async with Dendrite(VALI) as d:
+            first = asyncio.create_task(d.query([ep, ep], "echo", X, timeout=5))
+            while len(handler_calls) < 2:
+                await asyncio.sleep(0.005)
+            [r] = await d.query([ep], "echo", X, timeout=5)
+            assert r.code == ReturnCode.RATE_LIMITED and "in flight" in r.message
+            release.set()
+            assert all(r.ok for r in await first) and len(handler_calls) == 2
+        await axon.stop(0)
+    asyncio.run(main())

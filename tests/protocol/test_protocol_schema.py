@@ -56,12 +56,11 @@ def test_python_enums_mirror_proto():
 def test_tensor_framing_round_trips_through_generated_class(x):
     data = tensor.encode(x)
     m = pb.Tensor.FromString(data)
-    want = np.asarray(x) if not isinstance(x, torch.Tensor) else x
+    want = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     assert list(m.shape) == list(want.shape)
-    assert m.raw_size == len(m.data) == want.nbytes if isinstance(want, np.ndarray) else True
+    assert m.raw_size == len(m.data) == want.numel() * want.element_size()
     assert m.SerializeToString() == data  # canonical: byte-identical to what protobuf writes
-    back = tensor.decode(m.SerializeToString())
-    assert torch.equal(back, torch.as_tensor(want) if isinstance(want, np.ndarray) else want)
+    assert torch.equal(tensor.decode(m.SerializeToString()), want)
 
 
 def test_generated_tensor_with_unpacked_shape_decodes():

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from subnets.check import check_subnet
 from subnets.evaluate import evaluate
 from subnets.spec import OutOfBounds, WrongDtype, WrongShape
 from subnets.text_embedding.spec import DIM
@@ -69,3 +70,10 @@ def test_minilm_beats_bag_of_words_beats_random(embedding):
     assert rows["minilm"]["loss"] < rows["bow"]["loss"] < rows["random"]["loss"]
     assert rows["minilm"]["mrr"] > rows["bow"]["mrr"] > rows["random"]["mrr"]
     assert rows["minilm"]["mrr"] > 0.7  # chance on 16 candidates is about 0.21
+
+
+def test_subnet_checks_pass_and_null_loss_is_the_uninformed_mixture(embedding):
+    assert any("batched weights and null loss consistent" in line for line in check_subnet(embedding))
+    ch = embedding.challenge(9, 8)
+    uninformed = embedding.loss(torch.zeros(8, 8), ch)  # every candidate equally similar
+    assert torch.allclose(embedding.null_loss(ch), uninformed)

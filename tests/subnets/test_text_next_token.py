@@ -4,10 +4,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from subnets.check import check_subnet
 from subnets.evaluate import evaluate
 from subnets.spec import OutOfBounds, WrongDtype, WrongShape
 from subnets.text.tokenizer import VOCAB_SIZE
-from subnets.text_next_token.spec import CTX, FLOOR
+from subnets.text_next_token.spec import CTX, FLOOR, TokenMixture
 
 B = 32
 
@@ -80,3 +81,10 @@ def test_ngram_and_transformer_beat_uniform(next_token):
     assert rows["ngram"]["loss"] < rows["uniform"]["loss"] - 3
     assert rows["transformer"]["loss"] < rows["uniform"]["loss"] - 3
     assert rows["ngram"]["top5"] > 0.2 and rows["uniform"]["top5"] < 0.05
+
+
+def test_subnet_checks_pass_and_null_loss_is_uniform(next_token):
+    assert any("batched weights and null loss consistent" in line for line in check_subnet(next_token))
+    ch = next_token.challenge(9, 4)
+    uniform = TokenMixture(torch.zeros(4, 1, dtype=torch.int64), torch.zeros(4, 1), torch.full((4,), 1 / VOCAB_SIZE))
+    assert torch.allclose(next_token.null_loss(ch), next_token.loss(uniform, ch))
