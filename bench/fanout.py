@@ -4,7 +4,9 @@ One validator (this process) queries 16, 64 and 256 echo miners spread over work
 processes, with 4 KiB and 1 MiB float32 tensors (echoed back, so each request moves the
 payload both ways). Both stacks sign every request and response with sr25519 and check the
 body hash; the baseline ships tensors the way the official SDK does (JSON, base64) over
-aiohttp. Prints step latency p50/p99, requests/s and the ratio, measured in the same run.
+aiohttp. A third stack, plain grpc.aio echoing raw bytes with no envelope and no signatures,
+shows the transport's ceiling. Prints step latency p50/p99, requests/s and the ratio to the
+baseline, all measured in the same run on the same miners.
 
     python bench/fanout.py            # full run (~3 min), writes bench/results_fanout.md
     python bench/fanout.py --quick    # smoke run: 16 and 64 axons, short windows, no file
@@ -114,7 +116,23 @@ async def http_query(session, keypair, endpoints, tensors: dict, timeout: float)
     return list(await asyncio.gather(*(one(hk, port) for hk, port in endpoints)))
 
 
-# -- worker processes: opensubnet axons and HTTP miners side by side -----------------------------
+# -- plain gRPC reference: raw bytes echoed, no envelope, no signatures ---------------------------
+async def raw_grpc_server():
+    import grpc
+
+    from protocol import service
+
+    async def echo_bytes(data: bytes, context) -> bytes:
+        return data
+
+    server = grpc.aio.server(options=service.channel_options(64 << 20))
+    server.add_generic_rpc_handlers([service.axon_handler(echo_bytes)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+# -- worker processes: the three kinds of miner side by side ----------------------------------------
 def worker(indices: list[int], conn) -> None:
     asyncio.run(_worker(indices, conn))
 
@@ -129,7 +147,7 @@ async def _worker(indices: list[int], conn) -> None:
     validator = Keypair.create_from_uri(VALIDATOR_URI).ss58_address
     table = {validator: CallerInfo(0, 1000.0, True)}
     cfg = AxonConfig(rate_per_s=1e6, burst=1e6, max_request_bytes=8 << 20, max_response_bytes=8 << 20)
-    axons, runners, out = [], [], []
+    servers, out = [], []
     for i in indices:
         kp = Keypair.create_from_uri(miner_uri(i))
         ax = Axon(kp, caller_info=table.get, config=cfg)
@@ -139,15 +157,16 @@ async def _worker(indices: list[int], conn) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        axons.append(ax)
-        runners.append(runner)
-        out.append((kp.ss58_address, ax.port, site._server.sockets[0].getsockname()[1]))
+        raw, raw_port = await raw_grpc_server()
+        servers.append((ax, runner, raw))
+        out.append({"hotkey": kp.ss58_address, "axon": ax.port,
+                    "http": site._server.sockets[0].getsockname()[1], "raw": raw_port})
     conn.send(out)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # block until told to stop
-    for ax in axons:
+    for ax, runner, raw in servers:
         await ax.stop(0)
-    for r in runners:
-        await r.cleanup()
+        await runner.cleanup()
+        await raw.stop(0)
 
 
 # -- the validator -----------------------------------------------------------------------------------
@@ -156,70 +175,101 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))]
 
 
-async def measure(step, n: int, seconds: float, max_steps: int) -> dict:
-    """Run `step()` (one fan-out returning per-miner success flags) for ~seconds, after one warm-up."""
-    await step()
-    lat, ok, t_start = [], 0, time.perf_counter()
-    while len(lat) < max_steps and (time.perf_counter() - t_start < seconds or len(lat) < 2):
-        t0 = time.perf_counter()
-        flags = await step()
-        lat.append(time.perf_counter() - t0)
-        ok += sum(flags)
-    total = time.perf_counter() - t_start
-    return {"steps": len(lat), "p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
-            "rps": ok / total, "success": ok / (n * len(lat))}
+class Meter:
+    """Step latencies and verified answers of one stack, accumulated over measuring windows."""
+
+    def __init__(self, step, n: int):
+        self.step, self.n, self.lat, self.ok, self.busy = step, n, [], 0, 0.0
+
+    async def window(self, seconds: float) -> None:
+        t_start = time.perf_counter()
+        while True:  # at least one step per window
+            t0 = time.perf_counter()
+            self.ok += sum(await self.step())
+            self.lat.append(time.perf_counter() - t0)
+            if time.perf_counter() - t_start >= seconds:
+                break
+        self.busy += time.perf_counter() - t_start
+
+    def summary(self) -> dict:
+        return {"steps": len(self.lat), "p50_ms": percentile(self.lat, 50) * 1e3,
+                "p99_ms": percentile(self.lat, 99) * 1e3, "rps": self.ok / self.busy,
+                "success": self.ok / (self.n * len(self.lat))}
 
 
-async def run_config(miners, n: int, payload: int, seconds: float, dendrite, session, keypair) -> dict:
+async def measure(meters: dict[str, Meter], seconds: float, rounds: int = 3) -> dict[str, dict]:
+    """One warm-up step each, then alternate short windows so every stack sees the same machine load."""
+    for m in meters.values():
+        await m.step()
+    for _ in range(rounds):
+        for m in meters.values():
+            await m.window(seconds / rounds)
+    return {name: m.summary() for name, m in meters.items()}
+
+
+async def run_config(miners, n: int, payload: int, seconds: float, dendrite, session, keypair, raw_stubs) -> dict:
     from neurons.dendrite import Endpoint
 
     tensors = {"x": np.random.default_rng(n).standard_normal(payload // 4).astype(np.float32)}
-    eps = [Endpoint(hk, "127.0.0.1", gport, uid=i) for i, (hk, gport, _) in enumerate(miners[:n])]
-    http_eps = [(hk, hport) for hk, _, hport in miners[:n]]
+    eps = [Endpoint(m["hotkey"], "127.0.0.1", m["axon"], uid=i) for i, m in enumerate(miners[:n])]
+    http_eps = [(m["hotkey"], m["http"]) for m in miners[:n]]
+    raw_payload = tensors["x"].tobytes()
     timeout = 30.0
 
-    async def grpc_step():
+    async def opensubnet_step():
         return [r.ok for r in await dendrite.query(eps, "echo", tensors, timeout=timeout)]
 
     async def http_step():
         return await http_query(session, keypair, http_eps, tensors, timeout)
 
-    max_steps = 2000
-    g = await measure(grpc_step, n, seconds, max_steps)
-    h = await measure(http_step, n, seconds, max_steps)
-    return {"grpc": g, "http": h}
+    async def raw_step():
+        outs = await asyncio.gather(*(stub(raw_payload, timeout=timeout) for stub in raw_stubs[:n]))
+        return [len(o) == len(raw_payload) for o in outs]
+
+    return await measure({"opensubnet": Meter(opensubnet_step, n), "http": Meter(http_step, n),
+                          "raw": Meter(raw_step, n)}, seconds)
 
 
 async def validator(miners, args) -> list[tuple]:
     import aiohttp
+    import grpc
     from substrateinterface import Keypair
 
     from neurons.dendrite import Dendrite
+    from protocol import service
 
     kp = Keypair.create_from_uri(VALIDATOR_URI)
     rows = []
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    raw_channels = [grpc.aio.insecure_channel(f"127.0.0.1:{m['raw']}", options=service.channel_options(64 << 20))
+                    for m in miners]
+    raw_stubs = [service.unary_call(ch) for ch in raw_channels]
     async with Dendrite(kp, max_concurrency=1024) as d, aiohttp.ClientSession(connector=connector) as session:
         for n in args.axons:
             for pname in args.payloads:
-                r = await run_config(miners, n, PAYLOADS[pname], args.seconds, d, session, kp)
-                g, h = r["grpc"], r["http"]
-                ratio = g["rps"] / h["rps"] if h["rps"] else float("inf")
-                rows.append((n, pname, g, h, ratio))
-                print(f"{n:4d} axons {pname:>5}: grpc p50 {g['p50_ms']:7.1f} ms p99 {g['p99_ms']:7.1f} ms "
-                      f"{g['rps']:7.0f} req/s ok {g['success']:.0%} | http/json p50 {h['p50_ms']:7.1f} ms "
-                      f"p99 {h['p99_ms']:7.1f} ms {h['rps']:6.0f} req/s ok {h['success']:.0%} | x{ratio:.1f}",
-                      flush=True)
+                r = await run_config(miners, n, PAYLOADS[pname], args.seconds, d, session, kp, raw_stubs)
+                rows.append((n, pname, r))
+                print(f"{n:4d} axons {pname:>5}: " + " | ".join(
+                    f"{STACKS[k]} p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms {m['rps']:.0f} req/s "
+                    f"ok {m['success']:.0%}" for k, m in r.items())
+                    + f" | opensubnet/http x{r['opensubnet']['rps'] / r['http']['rps']:.1f}", flush=True)
+    for ch in raw_channels:
+        await ch.close()
     return rows
 
 
+STACKS = {"opensubnet": "opensubnet gRPC (signed)", "http": "HTTP/JSON base64 (signed)",
+          "raw": "plain gRPC raw bytes (no auth)"}
+
+
 def table(rows) -> str:
-    lines = ["| axons | payload | stack | steps | step p50 ms | step p99 ms | req/s | success | req/s ratio |",
+    lines = ["| axons | payload | stack | steps | step p50 ms | step p99 ms | req/s | success | req/s vs HTTP |",
              "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
-    for n, p, g, h, ratio in rows:
-        for name, m, rr in (("opensubnet gRPC", g, f"**{ratio:.1f}×**"), ("HTTP/JSON base64", h, "1.0×")):
-            lines.append(f"| {n} | {p} | {name} | {m['steps']} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
-                         f"{m['rps']:.0f} | {m['success']:.1%} | {rr} |")
+    for n, p, r in rows:
+        for key, m in r.items():
+            ratio = f"{m['rps'] / r['http']['rps']:.1f}×"
+            lines.append(f"| {n} | {p} | {STACKS[key]} | {m['steps']} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
+                         f"{m['rps']:.0f} | {m['success']:.1%} | {f'**{ratio}**' if key == 'opensubnet' else ratio} |")
     return "\n".join(lines)
 
 
@@ -251,8 +301,10 @@ def main() -> int:
         procs.append(p)
     for parent in pipes:
         miners += parent.recv()
+    miners.sort(key=lambda m: m["hotkey"])  # any fixed order; every stack uses the same miners
+    load0 = os.getloadavg()[0]
     print(f"{len(miners)} miners up in {args.workers} processes ({time.perf_counter() - t0:.1f} s); "
-          f"{os.cpu_count()} cores, python {platform.python_version()}", flush=True)
+          f"{os.cpu_count()} cores, load average {load0:.1f}, python {platform.python_version()}", flush=True)
     try:
         rows = asyncio.run(validator(miners, args))
     finally:
@@ -261,10 +313,11 @@ def main() -> int:
         for p in procs:
             p.join(10)
     md = table(rows)
-    print("\n" + md)
+    load = f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end"
+    print("\n" + md + f"\n\nload average {load}")
     if not args.quick:
         cmd = "python bench/fanout.py " + " ".join(sys.argv[1:])
-        args.out.write_text(_REPORT.format(cmd=cmd.strip(), table=md, workers=args.workers,
+        args.out.write_text(_REPORT.format(cmd=cmd.strip(), table=md, workers=args.workers, load=load,
                                            cores=os.cpu_count(), seconds=args.seconds))
         print(f"wrote {args.out}")
     return 0
@@ -273,10 +326,12 @@ def main() -> int:
 _REPORT = """# Fan-out benchmark: opensubnet gRPC vs HTTP/JSON (base64)
 
 Command: `{cmd}` — one validator process, miners in {workers} worker processes on loopback,
-{cores} cores. Each stack runs the same fan-out for ~{seconds:g} s per row after one warm-up step;
-every request and response is sr25519-signed and body-hashed on both stacks, and each miner
-echoes the float32 tensor back (so each request moves the payload both ways). req/s counts
-verified successful answers; "step" is one query to all axons.
+{cores} cores (load average {load}: other jobs shared the machine). Each stack runs the same
+fan-out for ~{seconds:g} s per row, in three alternating windows after one warm-up step;
+every request and response is sr25519-signed and body-hashed on both signed stacks, and each
+miner echoes the float32 tensor back (so each request moves the payload both ways). req/s counts
+verified successful answers; "step" is one query to all axons. The plain gRPC row (raw bytes,
+no envelope, no signatures) is the transport's ceiling, not a competitor.
 
 {table}
 """

@@ -197,9 +197,9 @@ class DevChain(Chain):
 
     def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int:
         with self._extrinsic(owner) as (db, block):
-            netuid = xt.create_subnet(db, block, _addr(owner.ss58_address), hotkey and _addr(hotkey), int(self.store.get("lock_cost")),
-                                      Hyperparameters())
-        log.info("created subnet %d (owner %s)", netuid, _addr(owner.ss58_address))
+            netuid = xt.create_subnet(db, block, _addr(owner.ss58_address), hotkey and _addr(hotkey),
+                                      int(self.store.get("lock_cost")), Hyperparameters())
+        log.info("created subnet %d (owner %s)", netuid, owner.ss58_address)
         return netuid
 
     def register(self, netuid: int, hotkey: str, coldkey: Keypair) -> int:
@@ -224,8 +224,8 @@ class DevChain(Chain):
 
     def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
         with self._extrinsic(hotkey) as (db, block):
-            xt.set_weights(db, block, netuid, _addr(hotkey.ss58_address), [int(u) for u in uids], [int(w) for w in weights],
-                           int(version_key))
+            xt.set_weights(db, block, netuid, _addr(hotkey.ss58_address), [int(u) for u in uids],
+                           [int(w) for w in weights], int(version_key))
 
     def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None:

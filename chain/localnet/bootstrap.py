@@ -34,8 +34,8 @@ def _u64(value: int) -> str:
 
 
 def relax_chain(chain: SubtensorChain) -> None:
-    """Once per fresh chain: no subnet-creation or tx rate limits, cheap subnets, many stakes per
-    interval, a fast root network and a staked root validator that will weight every subnet."""
+    """No subnet-creation or tx rate limits, cheap subnets, many stakes per interval, a fast root
+    network and a staked root validator that will weight every subnet. Safe to run twice."""
     alice = sudo_key()
     chain.submit("AdminUtils", "sudo_set_network_rate_limit", {"rate_limit": 0}, alice, sudo=True)
     chain.submit("AdminUtils", "sudo_set_tx_rate_limit", {"tx_rate_limit": 0}, alice, sudo=True)
@@ -47,14 +47,18 @@ def relax_chain(chain: SubtensorChain) -> None:
     chain.set_hyperparameter(ROOT_NETUID, "tempo", ROOT_TEMPO, alice)
     chain.set_hyperparameter(ROOT_NETUID, "weights_rate_limit", 0, alice)
     root = root_hotkey()
-    chain.submit("SubtensorModule", "root_register", {"hotkey": root.ss58_address}, alice)
-    chain.add_stake(alice, root.ss58_address, ROOT_STAKE)
+    if chain.uid(ROOT_NETUID, root.ss58_address) is None:
+        chain.submit("SubtensorModule", "root_register", {"hotkey": root.ss58_address}, alice)
+        chain.add_stake(alice, root.ss58_address, ROOT_STAKE)
     log.info("local chain relaxed: no network/tx rate limits, root validator %s staked", root.ss58_address[:8])
 
 
 def make_practical(chain: SubtensorChain, netuid: int, tempo: int = LOCAL_TEMPO) -> None:
-    """Short tempo and relaxed limits on `netuid`, then root weights spread over all subnets."""
+    """Short tempo and relaxed limits on `netuid`, then root weights spread over all subnets
+    (relaxing the chain first if nobody did, e.g. a Chopsticks started by hand)."""
     alice = sudo_key()
+    if chain.uid(ROOT_NETUID, root_hotkey().ss58_address) is None:
+        relax_chain(chain)
     chain.set_hyperparameter(netuid, "tempo", tempo, alice)
     for name, value in PRACTICAL.items():
         chain.set_hyperparameter(netuid, name, value, alice)

@@ -63,6 +63,10 @@ class SubtensorChain(Chain):
         """Any extrinsic, errors typed; `sudo=True` wraps it in Sudo.sudo and checks the inner result."""
         return self._tx.submit(pallet, call, params, signer, sudo=sudo)
 
+    def compose_call(self, pallet: str, call: str, params: dict):
+        """A call object, e.g. to put several into one Utility.batch_all."""
+        return self._conn.run(lambda s: s.compose_call(pallet, call, params))
+
     @property
     def extrinsic_timings(self) -> list[float]:
         return self._tx.timings

@@ -6,7 +6,10 @@ The backend asks this object instead of hard-coding one version.
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+
+import xxhash
 
 from substrateinterface import SubstrateInterface
 from substrateinterface.storage import StorageKey
@@ -21,6 +24,28 @@ def storage_key(s: SubstrateInterface, pallet: str, item: str, params: list | No
     """A storage key from the loaded metadata, without the RPC round trips of s.create_storage_key."""
     return StorageKey.create_from_storage_function(pallet, item, params or [], runtime_config=s.runtime_config,
                                                    metadata=s.metadata)
+
+
+def _twox128(data: bytes) -> bytes:
+    return xxhash.xxh64(data, seed=0).digest()[::-1] + xxhash.xxh64(data, seed=1).digest()[::-1]
+
+
+_HASHERS = {
+    "Blake2_128Concat": lambda d: hashlib.blake2b(d, digest_size=16).digest() + d,
+    "Twox64Concat": lambda d: xxhash.xxh64(d, seed=0).digest()[::-1] + d,
+    "Identity": lambda d: d,
+}
+
+
+def account_keys(s: SubstrateInterface, pallet: str, item: str, public_keys: list[bytes],
+                 suffix: bytes = b"") -> list[str]:
+    """Hex keys of a map keyed by AccountId (plus an optional SCALE-encoded second key), built with
+    plain hashing: hundreds of keys in milliseconds instead of one metadata walk per key."""
+    fn = s.metadata.get_metadata_pallet(pallet).get_storage_function(item)
+    hashers = [_HASHERS[h] for h in fn.get_param_hashers()]
+    prefix = _twox128(pallet.encode()) + _twox128(item.encode())
+    tail = hashers[1](suffix) if len(hashers) > 1 else b""
+    return ["0x" + (prefix + hashers[0](pk) + tail).hex() for pk in public_keys]
 
 
 class RuntimeShape:

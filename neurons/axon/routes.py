@@ -98,16 +98,15 @@ class Route:
     priority: Callable | None = None
     verify: Callable | None = None
 
+    forward_is_async: bool = field(init=False)
+
     def __post_init__(self):
         if not self.synapse or len(self.synapse) > 128:
             raise ValueError("synapse name must be 1..128 characters")
         check_hook(self.synapse, "forward", self.forward, required=True)
         for name in ("blacklist", "priority", "verify"):
             check_hook(self.synapse, name, getattr(self, name))
-
-    @property
-    def forward_is_async(self) -> bool:
-        return _is_async(self.forward)
+        object.__setattr__(self, "forward_is_async", _is_async(self.forward))
 
 
 async def call_hook(fn: Callable, arg: Any) -> Any:

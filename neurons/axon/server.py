@@ -4,8 +4,9 @@ Checks run cheapest first, and the body is decoded only after the signature hold
 size cap → header parse → version → synapse known → caller registered → blacklist (stake,
 permit, subnet hook, rate limit) → signature, receiver, timestamp, nonce → per-caller
 concurrency cap → body decode → verify hook → priority queue (by stake) → handler with a
-deadline. Every path answers a signed response with a ReturnCode; nothing a caller sends
-can raise out of the request.
+deadline. Every path answers with a ReturnCode, signed by the axon's hotkey whenever the
+request's header could be read; nothing a caller sends can raise out of the request.
+Needs Python >= 3.11 (asyncio.timeout_at).
 """
 from __future__ import annotations
 

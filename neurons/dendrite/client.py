@@ -26,9 +26,16 @@ _STATUS_CODES = {
     grpc.StatusCode.DEADLINE_EXCEEDED: ReturnCode.TIMEOUT,
     grpc.StatusCode.CANCELLED: ReturnCode.TIMEOUT,
     grpc.StatusCode.UNAVAILABLE: ReturnCode.UNAVAILABLE,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ReturnCode.PAYLOAD_TOO_LARGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ReturnCode.PAYLOAD_TOO_LARGE,  # our request exceeded its limit
     grpc.StatusCode.UNIMPLEMENTED: ReturnCode.NOT_FOUND,
 }
+
+
+def _status_code(e: grpc.aio.AioRpcError) -> ReturnCode:
+    """Transport failures as ReturnCodes; an answer over our own size limit is the miner's fault."""
+    if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "CLIENT:" in (e.details() or ""):
+        return ReturnCode.INVALID_RESPONSE
+    return _STATUS_CODES.get(e.code(), ReturnCode.UNAVAILABLE)
 
 # Refusals an axon sends before it can read the header it would sign with. Believing them
 # unsigned is safe: they are failures, and an on-path attacker can fail a call anyway.
@@ -53,6 +60,8 @@ class Dendrite:
         """One result per endpoint, in order. With first_k, return as soon as k succeeded;
         the calls still running are cancelled and reported as TIMEOUT."""
         endpoints = list(endpoints)
+        if first_k is not None and first_k < 1:
+            raise ValueError("first_k must be >= 1 (or None to wait for every answer)")
         if isinstance(body, (bytes, bytearray, memoryview)):
             if fields:
                 raise ValueError("pass fields together with tensors, not with an encoded body")
@@ -103,8 +112,9 @@ class Dendrite:
             except grpc.aio.AioRpcError as e:
                 if e.code() == grpc.StatusCode.UNAVAILABLE:
                     self.channels.discard(ep.address)
-                code = _STATUS_CODES.get(e.code(), ReturnCode.UNAVAILABLE)
-                return result(code, f"grpc {e.code().name}: {e.details()}")
+                return result(_status_code(e), f"grpc {e.code().name}: {e.details()}")
+            except (grpc.RpcError, OSError, ValueError) as e:  # e.g. an unparseable address from the chain
+                return result(ReturnCode.UNAVAILABLE, f"{type(e).__name__}: {e}")
         try:
             resp = envelope.parse_response(raw, max_bytes=self.max_response_bytes)
         except EnvelopeError as e:
@@ -119,7 +129,7 @@ class Dendrite:
         try:
             decoded = envelope.decode_body(resp.body, max_bytes=self.max_response_bytes)
             tensors = decoded.tensors
-        except EnvelopeError as e:
+        except (EnvelopeError, ValueError, TypeError) as e:
             return result(ReturnCode.INVALID_RESPONSE, f"bad response body: {e}")
         return result(ReturnCode.SUCCESS, tensors=tensors, fields=decoded.fields)
 

@@ -112,6 +112,37 @@ def test_commit_reveal_window_and_expiry(dev_chain):
     assert mg.weights[0, 0] == 65535 and mg.last_update[0] == committed_at   # activity counts from the commit
 
 
+def test_explain_weights_rejection_predicts_the_ledger(dev_chain):
+    """The one-line pre-check says None exactly when the ledger accepts the submission."""
+    from chain.weights import explain_weights_rejection
+
+    c = dev_chain
+    netuid = subnet(c, tempo=6, weights_rate_limit=3, min_allowed_weights=2, max_weight_limit=50000,
+                    max_allowed_validators=2, weights_version=2)
+    for i in range(4):
+        c.register(netuid, hot(i).ss58_address, BOB)
+    c.add_stake(BOB, hot(0).ss58_address, 10 * TAO)
+    c.add_stake(BOB, hot(1).ss58_address, 5 * TAO)
+    c.advance_blocks(next_epoch_block(c.block(), netuid, 6) - c.block())
+    submissions = [
+        (0, [2, 3], [65535, 30000], 2), (0, [2, 3], [65535, 30000], 2), (1, [2], [65535], 2),
+        (1, [2, 3], [65535, 100], 2), (1, [2, 2], [1, 1], 2), (1, [2, 9], [1, 1], 2), (1, [2, 3], [1, 1], 1),
+        (3, [1, 2], [1, 1], 2), (3, [3], [1], 2), (9, [1, 2], [1, 1], 2), (1, [2, 3], [40000, 30000], 2),
+    ]
+    verdicts = []
+    for who, uids, values, version in submissions:
+        mg, hp = c.metagraph(netuid), c.hyperparameters(netuid)
+        reason = explain_weights_rejection(mg, hp, hot(who).ss58_address, uids, values, version)
+        try:
+            c.set_weights(netuid, hot(who), uids, values, version)
+            accepted = True
+        except ChainError:
+            accepted = False
+        assert accepted == (reason is None), (who, uids, values, version, reason)
+        verdicts.append(accepted)
+    assert verdicts.count(True) >= 3 and verdicts.count(False) >= 6
+
+
 def test_failed_extrinsic_builds_its_block_and_changes_nothing(dev_chain):
     c = dev_chain
     head, bob = c.block(), c.balance(BOB.ss58_address)
@@ -221,7 +252,9 @@ WRITER = textwrap.dedent("""
     from chain.dev import DevChain
     c = DevChain({path!r})
     bob, alice = Keypair.create_from_uri('//Bob'), Keypair.create_from_uri('//Alice')
-    netuid = c.create_subnet(alice) if not c.subnets() else c.subnets()[0]
+    if not c.subnets():
+        c.set_hyperparameter(c.create_subnet(alice), 'tempo', 2, alice)  # epochs run between the kills too
+    netuid = c.subnets()[0]
     i = 0
     while True:
         hk = Keypair.create_from_uri(f'//{tag}{{i}}')
@@ -264,6 +297,7 @@ def test_kill_9_loses_no_committed_block(tmp_path):
             mine = [K(f"//R{round_}-{i}").ss58_address for i in range(registered)]
             assert set(mine) <= set(mg.hotkeys)             # every acknowledged registration survived
             assert all(c.stake(h) >= TAO for h in mine)
+            assert mg.validator_permit.any()                # epochs ran between the kills
             assert issuance_matches(str(path))
         finally:
             c.close()

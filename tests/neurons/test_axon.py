@@ -23,7 +23,9 @@ MINER = Keypair.create_from_uri("//AxonTestMiner")
 VALI = Keypair.create_from_uri("//AxonTestValidator")
 POOR = Keypair.create_from_uri("//AxonTestPoor")        # registered, stake below min_stake
 STRANGER = Keypair.create_from_uri("//AxonTestStranger")  # not registered
-TABLE = {VALI.ss58_address: CallerInfo(0, 1000.0, True), POOR.ss58_address: CallerInfo(1, 0.5, False)}
+NO_PERMIT = Keypair.create_from_uri("//AxonTestNoPermit")  # enough stake, no validator permit
+TABLE = {VALI.ss58_address: CallerInfo(0, 1000.0, True), POOR.ss58_address: CallerInfo(1, 0.5, False),
+         NO_PERMIT.ss58_address: CallerInfo(2, 500.0, False)}
 X = {"x": torch.arange(16, dtype=torch.float32)}
 
 
@@ -85,6 +87,7 @@ REJECTIONS = {  # case -> (request bytes factory, expected code)
     "stale timestamp": (lambda: signed(now_ns=time.time_ns() - 3600 * 10**9), ReturnCode.STALE),
     "unregistered caller": (lambda: signed(STRANGER), ReturnCode.BLACKLISTED),
     "below minimum stake": (lambda: signed(POOR), ReturnCode.BLACKLISTED),
+    "no validator permit": (lambda: signed(NO_PERMIT), ReturnCode.BLACKLISTED),
     "unknown synapse": (lambda: signed(synapse="nope"), ReturnCode.NOT_FOUND),
     "version mismatch": (lambda: tampered(version=2), ReturnCode.VERSION_MISMATCH),
     "garbage bytes": (lambda: b"\xff\x01garbage", ReturnCode.INVALID_REQUEST),
@@ -97,7 +100,7 @@ REJECTIONS = {  # case -> (request bytes factory, expected code)
 def test_every_rejection_answers_its_code_and_never_runs_the_handler():
     async def main():
         handler = Counter()
-        async with serving(handler, max_request_bytes=64 * 1024) as axon:
+        async with serving(handler, max_request_bytes=64 * 1024, require_validator_permit=True) as axon:
             for case, (make, code) in REJECTIONS.items():
                 resp = await send_raw(axon, make())
                 assert (case, resp.code) == (case, code), resp.message
@@ -107,7 +110,7 @@ def test_every_rejection_answers_its_code_and_never_runs_the_handler():
                                                     expected_signer=MINER.ss58_address) == ReturnCode.SUCCESS
             assert (await send_raw(axon, signed())).code == ReturnCode.SUCCESS  # still serving
             assert handler.calls == 1
-            assert axon.metrics.count("echo", "BLACKLISTED") == 2
+            assert axon.metrics.count("echo", "BLACKLISTED") == 3
             assert axon.metrics.count("<unknown>", "NOT_FOUND") == 1
     asyncio.run(main())
 

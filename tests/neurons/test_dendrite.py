@@ -179,3 +179,15 @@ def test_unreachable_miner_is_unavailable_and_others_still_answer():
         assert results[0].code == ReturnCode.UNAVAILABLE
         assert all(r.ok for r in results[1:])
     asyncio.run(main())
+
+
+def test_answer_over_the_response_limit_is_invalid_response():
+    async def main():
+        async with axons() as eps, Dendrite(VALI, max_response_bytes=64 * 1024) as d:
+            big, medium = {"x": torch.zeros(60_000)}, {"x": torch.zeros(20_000)}  # 240 KB, 80 KB echoed
+            for payload in (big, medium):  # cut by gRPC / refused by the parser
+                [r] = await d.query(eps[:1], "echo", payload, timeout=5)
+                assert r.code == ReturnCode.INVALID_RESPONSE, r.message
+            [r] = await d.query(eps[:1], "echo", X, timeout=5)
+            assert r.ok
+    asyncio.run(main())
