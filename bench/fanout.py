@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # no gRPC core chatter (e.g. GOAWAY at shutdown) in the table
 
 import numpy as np  # noqa: E402
 

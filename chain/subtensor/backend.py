@@ -67,10 +67,6 @@ class SubtensorChain(Chain):
         """A call object, e.g. to put several into one Utility.batch_all."""
         return self._conn.run(lambda s: s.compose_call(pallet, call, params))
 
-    @property
-    def extrinsic_timings(self) -> list[float]:
-        return self._tx.timings
-
     def rpc(self, method: str, params: list):
         return self._conn.run(lambda s: s.rpc_request(method, params))["result"]
 
@@ -80,9 +76,6 @@ class SubtensorChain(Chain):
     def storage_key(self, pallet: str, item: str, params: list | None = None) -> str:
         """Hex storage key of pallet.item(params), e.g. for a sudo System.set_storage."""
         return storage_key(self._conn.substrate, pallet, item, params).to_hex()
-
-    def block_hash(self, block: int) -> str:
-        return self._conn.run(lambda s: s.get_block_hash(block))
 
     # --- reads ---------------------------------------------------------------------------
     def block(self) -> int:

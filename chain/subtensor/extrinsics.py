@@ -64,8 +64,6 @@ class Submitter:
         self._conn = conn
         self._shape = shape
         self._lock = threading.Lock()
-        #: seconds of every submission, newest last (bench/chain.py reads it)
-        self.timings: list[float] = []
 
     def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
         what = f"{'sudo ' if sudo else ''}{pallet}.{call}"
@@ -88,7 +86,7 @@ class Submitter:
                                            "included: check the chain state before retrying") from exc
             ok, error, raw_events = self._conn.run(
                 lambda s: (receipt.is_success, receipt.error_message, receipt.triggered_events))
-            self.timings.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
         events = [Event(e.value["event"]["module_id"], e.value["event"]["event_id"], e.value["event"]["attributes"])
                   for e in raw_events]
         if not ok:
@@ -96,7 +94,7 @@ class Submitter:
             raise error_from_name(name, what)
         if sudo:
             self._check_sudid(events, what)
-        log.debug("%s by %s ok in %.0f ms", what, signer.ss58_address[:8], self.timings[-1] * 1e3)
+        log.debug("%s by %s ok in %.0f ms", what, signer.ss58_address[:8], elapsed * 1e3)
         return events
 
     def _check_sudid(self, events: list[Event], what: str) -> None:

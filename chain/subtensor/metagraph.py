@@ -1,26 +1,82 @@
 """Read a subnet's metagraph from subtensor storage in a bounded number of RPC calls.
 
-All reads are pinned to one block hash. Per-uid vectors come in one `state_queryStorageAt`,
-each double map (Keys, BlockAtRegistration, Axons, Weights, Bonds) in one paged `query_map`
-(pages of 1000 keys), and per-hotkey values (coldkey owner, stake) in one more call, so the
-number of calls does not grow with the number of uids (up to 1000 uids).
+All reads are pinned to one block hash: the per-uid vectors in one `state_queryStorageAt`, the
+uid-keyed maps (Keys, BlockAtRegistration, Weights, Bonds) in one more, and the hotkey-keyed values
+(Axons, coldkey Owner, stake) in a third: five calls in all, whatever the number of uids (one more
+per 2048 keys). Keys are built and values decoded by hand (plain SCALE: u16, u64, AccountId,
+Vec<(u16, u16)>, the fixed AxonInfo layout), which keeps a 256-uid read fast.
 """
 from __future__ import annotations
 
 import ipaddress
 
 import numpy as np
-from scalecodec.utils.ss58 import ss58_decode, ss58_encode
+from scalecodec.utils.ss58 import ss58_encode
 from substrateinterface import SubstrateInterface
 
-from chain.subtensor.runtime import RuntimeShape, account_keys, storage_key
+from chain.errors import UnsupportedError
+from chain.subtensor.runtime import RuntimeShape, hashed_keys, query_raw, storage_key
 from chain.types import RAO_PER_TAO, U16_MAX, AxonInfo, Metagraph
 
-PAGE = 1000
 SS58_FORMAT = 42
 # per-uid Vec<u16> ratios stored as floor(x * 65535)
 _RATIOS = ("Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust")
 _OTHER = ("ValidatorPermit", "Active", "Emission", "LastUpdate", "PruningScores")
+_AXON_FIELDS = ["block", "version", "ip", "port", "ip_type", "protocol", "placeholder1", "placeholder2"]
+_AXON_DTYPE = np.dtype([("block", "<u8"), ("version", "<u4"), ("ip_lo", "<u8"), ("ip_hi", "<u8"), ("port", "<u2"),
+                        ("ip_type", "u1"), ("protocol", "u1"), ("p1", "u1"), ("p2", "u1")])
+
+
+def _u16(x: int) -> bytes:
+    return int(x).to_bytes(2, "little")
+
+
+def _compact(data: bytes) -> tuple[int, int]:
+    """(value, bytes used) of a SCALE compact integer."""
+    mode = data[0] & 3
+    if mode == 0:
+        return data[0] >> 2, 1
+    if mode == 1:
+        return int.from_bytes(data[:2], "little") >> 2, 2
+    if mode == 2:
+        return int.from_bytes(data[:4], "little") >> 2, 4
+    size = (data[0] >> 2) + 4
+    return int.from_bytes(data[1:1 + size], "little"), 1 + size
+
+
+def _pairs(data: bytes | None) -> np.ndarray:
+    """Vec<(u16, u16)> -> (k, 2) uint16."""
+    if not data:
+        return np.zeros((0, 2), dtype=np.uint16)
+    k, used = _compact(data)
+    return np.frombuffer(data, dtype="<u2", count=2 * k, offset=used).reshape(k, 2)
+
+
+def _matrix(rows: list[bytes | None], n: int) -> np.ndarray:
+    """(n, n) float64 of raw u16 values from each uid's Vec<(dest, value)>."""
+    m = np.zeros((n, n), dtype=np.float64)
+    for i, data in enumerate(rows):
+        p = _pairs(data)
+        keep = p[:, 0] < n
+        m[i, p[keep, 0]] = p[keep, 1]
+    return m
+
+
+def _axon(data: bytes | None) -> AxonInfo | None:
+    if not data:
+        return None
+    a = np.frombuffer(data[:_AXON_DTYPE.itemsize], dtype=_AXON_DTYPE)[0]
+    ip = int(a["ip_hi"]) << 64 | int(a["ip_lo"])
+    text = str(ipaddress.IPv6Address(ip) if a["ip_type"] == 6 else ipaddress.IPv4Address(ip & 0xFFFFFFFF))
+    return AxonInfo(ip=text, port=int(a["port"]), protocol=int(a["protocol"]), version=int(a["version"]))
+
+
+def _check_axon_layout(s: SubstrateInterface) -> None:
+    fn = s.metadata.get_metadata_pallet("SubtensorModule").get_storage_function("Axons")
+    mapping = getattr(s.runtime_config.get_decoder_class(fn.get_value_type_string()), "type_mapping", None)
+    if [f for f, _ in mapping or []] != _AXON_FIELDS:
+        raise UnsupportedError(f"this runtime's AxonInfo layout is not the known one: {mapping}",
+                               hint="update chain/subtensor/metagraph.py for this runtime version")
 
 
 def _vector(values, n: int, dtype) -> np.ndarray:
@@ -28,55 +84,6 @@ def _vector(values, n: int, dtype) -> np.ndarray:
     values = list(values or [])[:n]
     out[: len(values)] = values
     return out
-
-
-def _sparse_rows(rows: dict[int, list], n: int) -> np.ndarray:
-    """{uid: [(dest, u16), …]} -> (n, n) float64 of raw u16 values."""
-    m = np.zeros((n, n), dtype=np.float64)
-    for i, row in rows.items():
-        for j, v in row:
-            if i < n and j < n:
-                m[i, j] = v
-    return m
-
-
-def _axon(value) -> AxonInfo | None:
-    if not value:
-        return None
-    ip = value["ip"]
-    text = str(ipaddress.IPv6Address(ip) if value.get("ip_type") == 6 else ipaddress.IPv4Address(ip & 0xFFFFFFFF))
-    return AxonInfo(ip=text, port=int(value["port"]), protocol=int(value["protocol"]), version=int(value["version"]))
-
-
-def read_uid_maps(s: SubstrateInterface, netuid: int, block_hash: str, items: tuple[str, ...]) -> dict[str, dict]:
-    """{item: {first key after netuid: value}} for double maps keyed (netuid, uid|hotkey)."""
-    out = {}
-    for item in items:
-        result = s.query_map("SubtensorModule", item, [netuid], block_hash=block_hash, page_size=PAGE)
-        out[item] = {k.value: v.value for k, v in result}
-    return out
-
-
-def read_per_hotkey(s: SubstrateInterface, shape: RuntimeShape, netuid: int, hotkeys: list[str],
-                    block_hash: str) -> tuple[list[str], list[int]]:
-    """(coldkey owner, stake in rao) of every hotkey in one state_queryStorageAt, decoded by hand."""
-    if not hotkeys:
-        return [], []
-    pks = [ss58_decode_bytes(hk) for hk in hotkeys]
-    if shape.has_storage("SubtensorModule", "TotalHotkeyAlpha"):      # dTAO: stake is per subnet
-        stake_keys = account_keys(s, "SubtensorModule", "TotalHotkeyAlpha", pks, int(netuid).to_bytes(2, "little"))
-    else:
-        stake_keys = account_keys(s, "SubtensorModule", "TotalHotkeyStake", pks)
-    owner_keys = account_keys(s, "SubtensorModule", "Owner", pks)
-    result = s.rpc_request("state_queryStorageAt", [owner_keys + stake_keys, block_hash])["result"]
-    values = {k: v for change in result for k, v in change["changes"]}
-    coldkeys = [ss58_encode(values[k][2:], SS58_FORMAT) if values.get(k) else "" for k in owner_keys]
-    stake = [int.from_bytes(bytes.fromhex(values[k][2:]), "little") if values.get(k) else 0 for k in stake_keys]
-    return coldkeys, stake
-
-
-def ss58_decode_bytes(ss58: str) -> bytes:
-    return bytes.fromhex(ss58_decode(ss58))
 
 
 def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, block: int | None) -> Metagraph:
@@ -87,25 +94,39 @@ def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, bloc
     vec = {k.storage_function: v.value for k, v in s.query_multi(keys, block_hash=block_hash)}
     n = int(vec.get("SubnetworkN") or 0)
 
-    maps = read_uid_maps(s, netuid, block_hash, ("Keys", "BlockAtRegistration", "Axons", "Weights", "Bonds"))
-    hotkeys = [maps["Keys"].get(uid, "") for uid in range(n)]
+    # uid-keyed double maps (netuid, uid): one call
+    uid_rows = [(_u16(netuid), _u16(uid)) for uid in range(n)]
+    by_uid = {it: hashed_keys(s, "SubtensorModule", it, uid_rows) for it in ("Keys", "BlockAtRegistration", "Weights", "Bonds")}
+    raw = query_raw(s, [k for ks in by_uid.values() for k in ks], block_hash) if n else {}
+    pks = [raw[k] or bytes(32) for k in by_uid["Keys"]]
+    hotkeys = [ss58_encode(pk, SS58_FORMAT) for pk in pks]
 
-    coldkeys, stake_rao = read_per_hotkey(s, shape, netuid, hotkeys, block_hash)
+    # hotkey-keyed values: axon (netuid, hotkey), coldkey owner, stake — one more call
+    _check_axon_layout(s)
+    axon_keys = hashed_keys(s, "SubtensorModule", "Axons", [(_u16(netuid), pk) for pk in pks])
+    owner_keys = hashed_keys(s, "SubtensorModule", "Owner", [(pk,) for pk in pks])
+    if shape.has_storage("SubtensorModule", "TotalHotkeyAlpha"):      # dTAO: stake is per subnet
+        stake_keys = hashed_keys(s, "SubtensorModule", "TotalHotkeyAlpha", [(pk, _u16(netuid)) for pk in pks])
+    else:
+        stake_keys = hashed_keys(s, "SubtensorModule", "TotalHotkeyStake", [(pk,) for pk in pks])
+    raw.update(query_raw(s, axon_keys + owner_keys + stake_keys, block_hash) if n else {})
 
+    u64 = lambda b: int.from_bytes(b[:8], "little") if b else 0  # noqa: E731
+    stake_rao = np.array([u64(raw[k]) for k in stake_keys], dtype=np.int64)
     ratios = {it: _vector(vec.get(it), n, np.float64) / U16_MAX for it in _RATIOS}
     return Metagraph(
         netuid=netuid, block=int(number), uids=np.arange(n, dtype=np.int64), hotkeys=hotkeys,
-        coldkeys=coldkeys, stake=np.asarray(stake_rao, dtype=np.float64) / RAO_PER_TAO,
+        coldkeys=[ss58_encode(raw[k], SS58_FORMAT) if raw[k] else "" for k in owner_keys],
+        stake=stake_rao.astype(np.float64) / RAO_PER_TAO,
         consensus=ratios["Consensus"], incentive=ratios["Incentive"], dividends=ratios["Dividends"],
         validator_trust=ratios["ValidatorTrust"],
         validator_permit=_vector(vec.get("ValidatorPermit"), n, bool),
         emission=_vector(vec.get("Emission"), n, np.float64) / RAO_PER_TAO,
         last_update=_vector(vec.get("LastUpdate"), n, np.int64),
-        block_at_registration=np.asarray([maps["BlockAtRegistration"].get(u, 0) for u in range(n)], dtype=np.int64),
-        axons=[_axon(maps["Axons"].get(hk)) for hk in hotkeys],
-        weights=_sparse_rows(maps["Weights"], n), bonds=_sparse_rows(maps["Bonds"], n),
+        block_at_registration=np.array([u64(raw[k]) for k in by_uid["BlockAtRegistration"]], dtype=np.int64),
+        axons=[_axon(raw[k]) for k in axon_keys],
+        weights=_matrix([raw[k] for k in by_uid["Weights"]], n), bonds=_matrix([raw[k] for k in by_uid["Bonds"]], n),
         extra={"rank": ratios["Rank"], "trust": ratios["Trust"], "active": _vector(vec.get("Active"), n, bool),
                "pruning_scores": _vector(vec.get("PruningScores"), n, np.int64), "block_hash": block_hash,
-               "emission_rao": _vector(vec.get("Emission"), n, np.int64),
-               "stake_rao": np.asarray(stake_rao, dtype=np.int64)},
+               "emission_rao": _vector(vec.get("Emission"), n, np.int64), "stake_rao": stake_rao},
     )

@@ -73,6 +73,8 @@ class Axon:
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port=0)."""
+        if self._server is not None:
+            raise RuntimeError("axon already started")
         if not self._routes:
             raise RuntimeError("attach at least one synapse before start()")
         cfg = self.config

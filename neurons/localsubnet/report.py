@@ -10,17 +10,17 @@ def neuron_rows(plan: list[NeuronPlan], uids: dict[str, int], metagraph) -> list
     rows = []
     for p in plan:
         u = uids[p.name]
-        rows.append({"uid": u, "role": p.role, "name": p.name, "model": p.model or "-",
+        rows.append({"uid": u, "role": p.role, "name": p.name, "model": (f"{p.model}:{p.seed}" if p.seed else p.model) or "-",
                      "stake": float(metagraph.stake[u]), "incentive": float(metagraph.incentive[u]),
                      "dividends": float(metagraph.dividends[u]), "emission": float(metagraph.emission[u])})
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    head = f"{'uid':>3}  {'role':<9} {'model':<10} {'stake TAO':>10} {'incentive':>9} {'dividends':>9} {'emission TAO':>12}"
+    head = f"{'uid':>3}  {'role':<9} {'model':<12} {'stake TAO':>10} {'incentive':>9} {'dividends':>9} {'emission TAO':>12}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['uid']:>3}  {r['role']:<9} {r['model']:<10} {r['stake']:>10.2f} {r['incentive']:>9.4f} "
+        lines.append(f"{r['uid']:>3}  {r['role']:<9} {r['model']:<12} {r['stake']:>10.2f} {r['incentive']:>9.4f} "
                      f"{r['dividends']:>9.4f} {r['emission']:>12.4f}")
     return "\n".join(lines)
 

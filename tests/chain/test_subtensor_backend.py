@@ -128,4 +128,4 @@ def test_metagraph_rpc_calls_do_not_grow_with_uids(local_chain):
     for i in range(3, 13):
         c.register(netuid, hot(f"u{i}").ss58_address, BOB)
     assert c.metagraph(netuid).n == 13
-    assert count_reads() == small <= 20
+    assert count_reads() == small <= 8
