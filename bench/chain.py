@@ -16,6 +16,7 @@ them only the dev ledger is measured.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -74,16 +75,20 @@ def build_subnet(chain, n: int) -> tuple[int, list[Keypair]]:
 
 def measure(chain, n: int, repeat: int) -> dict:
     netuid, validators = build_subnet(chain, n)
-    v = validators[0]
-    out = {"extrinsic_ms": median_ms(lambda: chain.set_weights(netuid, v, list(range(64)), [1000] * 64), repeat),
-           "metagraph_ms": median_ms(lambda: chain.metagraph(netuid), max(3, repeat // 3))}
+    ours_xt = lambda: chain.set_weights(netuid, validators[0], list(range(64)), [1000] * 64)  # noqa: E731
+    ours_mg = lambda: chain.metagraph(netuid)  # noqa: E731
     from chain.subtensor import SubtensorChain
-    if isinstance(chain, SubtensorChain):
-        out.update(raw_baselines(chain, netuid, v, n, repeat))
-    return out
+    if not isinstance(chain, SubtensorChain):
+        return {"extrinsic_ms": median_ms(ours_xt, repeat), "metagraph_ms": median_ms(ours_mg, repeat)}
+    raw_xt, naive_mg = raw_baselines(chain, netuid, validators[0], n)
+    # interleaved, so that load changes on the machine hit ours and the baseline alike
+    pairs = [(median_ms(ours_xt, 1), median_ms(raw_xt, 1)) for _ in range(repeat)]
+    reads = [(median_ms(ours_mg, 1), median_ms(naive_mg, 1)) for _ in range(3)]
+    return {"extrinsic_ms": statistics.median(p[0] for p in pairs), "raw_extrinsic_ms": statistics.median(p[1] for p in pairs),
+            "metagraph_ms": statistics.median(r[0] for r in reads), "naive_metagraph_ms": statistics.median(r[1] for r in reads)}
 
 
-def raw_baselines(chain, netuid: int, v: Keypair, n: int, repeat: int) -> dict:
+def raw_baselines(chain, netuid: int, v: Keypair, n: int):
     """Bare substrate-interface on the same chain: submit without our layer; per-uid metagraph reads."""
     from substrateinterface import SubstrateInterface
     s = SubstrateInterface(url=chain.url, ss58_format=42)
@@ -106,7 +111,7 @@ def raw_baselines(chain, netuid: int, v: Keypair, n: int, repeat: int) -> dict:
             q("Owner", [hk]), q("TotalHotkeyStake", [hk]), q("Axons", [netuid, hk])
             q("BlockAtRegistration", [netuid, uid]), q("Weights", [netuid, uid]), q("Bonds", [netuid, uid])
 
-    return {"raw_extrinsic_ms": median_ms(raw_submit, repeat), "naive_metagraph_ms": median_ms(per_uid_reads, 1)}
+    return raw_submit, per_uid_reads
 
 
 def local_runtime(n: int, repeat: int) -> dict | str:
@@ -170,7 +175,8 @@ def main() -> int:
     Path(args.out).write_text(
         f"# Chain benchmark\n\nCommand: `python bench/chain.py --neurons {args.neurons} --repeat {args.repeat}`  \n"
         f"Machine: {platform.machine()}, {platform.processor() or platform.platform()}, Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores (shared machine: absolute times vary, ratios are measured interleaved)\n\n"
         f"Workload: one subnet, {args.neurons} neurons, {VALIDATORS} staked validators with weights on all uids. "
         "Extrinsic = `set_weights` on 64 uids, included in a block. Medians.\n\n" + text + "\n")
     print(f"wrote {args.out}")

@@ -137,7 +137,8 @@ def run_epoch_fixed(x, p: YumaParams):
 
     colmax = ema.max(axis=0) if len(rows) else np.zeros(n, dtype=object)
     stored = np.where(colmax > 0, (ema << 32) // np.where(colmax > 0, colmax, 1), ema)
-    bonds_u16 = np.array([[min(int(v) * U16_MAX >> 32, U16_MAX) for v in r] for r in stored], dtype=np.int64)
+    bonds_u16 = np.array([[min(int(v) * U16_MAX >> 32, U16_MAX) for v in r] for r in stored],
+                         dtype=np.int64).reshape(len(rows), n)  # [r, n], also when no row holds a permit
     return dict(
         rows=rows, stake=stake, new_permit=new_permit, old_permit=old_permit, active_stake=act,
         consensus=consensus, incentive=incentive, dividends=dividends, validator_trust=vtrust, ranks=ranks,

@@ -278,11 +278,13 @@ def parse(data: Any, *, max_bytes: int | None = None) -> TensorView:
         raise TensorDecodeError(f"unknown compression {comp}")
     dtype, comp = DType(dtype), Compression(comp)
     nbytes = _NP[dtype].itemsize
+    span = 4 if dtype == DType.BF16 else nbytes  # bytes per element as decoded (bf16 may widen to float32)
     for d in shape:
         if d < 0:
             raise TensorDecodeError(f"negative dimension in shape {shape}")
         nbytes *= d
-        if nbytes > 1 << 63:
+        span *= max(d, 1)  # strides skip empty dims: (0, 2**62, 4) is empty, yet its strides overflow
+        if span >= 1 << 63:
             raise TensorDecodeError(f"size of shape {shape} overflows 64 bits")
     if len(payload) > limit or nbytes > limit:
         raise TensorTooLargeError(

@@ -188,7 +188,7 @@ def healthy(r: Recorder) -> str:
 
 def sparse(r: Recorder) -> str:
     u = r.register("v0", "v1", "v2", *[f"m{j}" for j in range(8)])
-    r.hyper(min_allowed_weights=1, bonds_moving_average=800_000)
+    r.hyper(min_allowed_weights=1, bonds_moving_average=800_000, kappa=39321)
     r.stake(v0=700, v1=600, v2=500)
     r.next_epoch()
     picks = {"v0": {0: 65535, 1: 20000}, "v1": {1: 65535, 2: 30000, 5: 1}, "v2": {0: 10000, 5: 65535, 6: 40000}}
@@ -196,7 +196,7 @@ def sparse(r: Recorder) -> str:
         for v, row in picks.items():
             r.weights(v, {u[f"m{(j + e) % 7}"]: w for j, w in row.items()})  # m7 is never weighted
         r.next_epoch()
-    return "3 validators, 8 miners, each validator weights 2-3 miners (one weight of 1), m7 never weighted, bonds_moving_average 800000"
+    return "3 validators, 8 miners, each validator weights 2-3 miners (one weight of 1), m7 never weighted, bonds_moving_average 800000, kappa 39321 (0.6)"
 
 
 def copier(r: Recorder) -> str:

@@ -5,6 +5,7 @@ import ipaddress
 import logging
 from typing import Sequence
 
+from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode, ss58_encode
 from substrateinterface import Keypair
 
@@ -54,10 +55,22 @@ class SubtensorChain(Chain):
     # --- helpers -------------------------------------------------------------------------
     def query(self, item: str, params: list | None = None, *, pallet: str = "SubtensorModule", block: int | None = None):
         """One storage value (decoded), at the head or at `block`."""
-        def read(s):
+        def read(s):  # one state_getStorage (s.query would first re-check the runtime: 3 more calls)
+            key = storage_key(s, pallet, item, params)
             block_hash = s.get_block_hash(block) if block is not None else None
-            return s.query(pallet, item, params or [], block_hash=block_hash).value
+            data = s.rpc_request("state_getStorage", [key.to_hex(), block_hash])["result"]
+            return key.decode_scale_value(ScaleBytes(data) if data else None).value
         return self._conn.run(read)
+
+    def _refresh_runtime(self) -> None:
+        """Reload metadata after a runtime upgrade (one cheap call; run before each metagraph read)."""
+        version = self._conn.run(lambda s: s.rpc_request("state_getRuntimeVersion", [])["result"]["specVersion"])
+        if version != self.shape.spec_version:
+            log.info("runtime upgraded %d -> %d: reloading metadata", self.shape.spec_version, version)
+            self._conn.run(lambda s: s.init_runtime())
+            self.shape = RuntimeShape(self._conn.substrate)
+            self.yuma_variant = self.shape.yuma_variant
+            self._tx = Submitter(self._conn, self.shape)
 
     def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
         """Any extrinsic, errors typed; `sudo=True` wraps it in Sudo.sudo and checks the inner result."""
@@ -100,6 +113,7 @@ class SubtensorChain(Chain):
         return hyperparams.from_values(dict(zip(items, self._conn.run(read))))
 
     def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
+        self._refresh_runtime()
         self._require_subnet(netuid)
         return self._conn.run(lambda s: read_metagraph(s, self.shape, netuid, block))
 

@@ -16,9 +16,9 @@ class AxonConfig(BaseModel):
     rate_per_s: float = Field(100.0, gt=0, description="sustained requests/s per caller hotkey")
     burst: float = Field(200.0, ge=1, description="requests one caller may send at once")
     max_inflight_per_caller: int = Field(64, ge=1, description="queued + running requests per hotkey")
-    concurrency: int = Field(16, ge=1, description="handlers running at once")
+    concurrency: int = Field(16, ge=1, description="handlers running at once (also the size of the thread "
+                             "pool for synchronous handlers, so waiting work is ordered by the priority queue alone)")
     max_queue: int = Field(256, ge=0, description="requests waiting for a handler; beyond, the lowest stake is shed")
-    handler_threads: int = Field(4, ge=1, description="threads running synchronous handlers")
     timeout_s: float = Field(12.0, gt=0, description="longest a request may take (the caller's deadline may be shorter)")
     replay_window_s: float = Field(120.0, gt=0, description="how long a nonce is remembered")
     max_nonces: int = Field(200_000, ge=1, description="bound on remembered nonces")

@@ -93,7 +93,7 @@ class Axon:
             self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"could not bind {address}: is the port in use?")
-        self._executor = ThreadPoolExecutor(cfg.handler_threads, thread_name_prefix="axon-handler")
+        self._executor = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="axon-handler")
         await self._server.start()
         if cfg.metrics_port is not None:
             mport = self.metrics.serve(cfg.metrics_port, cfg.metrics_host)

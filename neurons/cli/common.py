@@ -7,7 +7,7 @@ import logging
 def open_neuron(args):
     """(config, subnet spec, hotkey Keypair, chain) for `neuron miner` / `neuron validator`."""
     import chain as chain_mod
-    from neurons.cli.main import CLIError
+    from neurons.cli.errors import CLIError
     from neurons.config import load_config
     from neurons.plugins import load_subnet
     from neurons.wallet import wallet_from_config

@@ -14,13 +14,16 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import asyncio
 
+    import torch
+
     from neurons.cli.common import open_neuron
     from neurons.miner import serve
 
+    torch.set_num_threads(1)  # several neurons share the machine's cores; one thread each is fastest
     cfg, spec, hotkey, chain = open_neuron(args)
     factories = spec.miners()
     if cfg.miner.model not in factories:
-        from neurons.cli.main import CLIError
+        from neurons.cli.errors import CLIError
         raise CLIError(f"subnet {spec.name} has no model {cfg.miner.model!r}; choose one of: {', '.join(sorted(factories))}")
     model = factories[cfg.miner.model](args.seed)
     with chain:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from consensus.plot import plot_png
     from consensus.scenario import VERSIONS, ScenarioError, builtin_names, load
     from consensus.simulator import simulate, summary, write_csv
-    from neurons.cli.main import CLIError
+    from neurons.cli.errors import CLIError
 
     if args.list:
         for name in builtin_names():

@@ -58,11 +58,26 @@ def parse_toml(raw: bytes, source: str) -> dict:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"config file {source} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"config file {source} is not UTF-8 text") from None
-    except (tomllib.TOMLDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError, and int("9" * 5000) past Python's digit limit
         raise ConfigError(f"config file {source} is not valid TOML: {e}") from None
+    _check_int64(data, source)
+    return data
+
+
+def _check_int64(data: dict, source: str) -> None:
+    """TOML integers are 64-bit: tomllib accepts any size (0xfff… of 5000 digits), which nothing downstream can print."""
+    stack: list = [("", data)]
+    while stack:  # iterative: the nesting is as deep as tomllib allowed
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack += [(f"{path}.{k}" if path else str(k), x) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
+        elif isinstance(v, int) and not -(1 << 63) <= v < 1 << 63:
+            raise ConfigError(f"config file {source} is not valid TOML: {path[:80]!r} is an integer beyond 64 bits")
 
 
 def add_config_flags(parser: argparse.ArgumentParser, sections: Iterable[str] | None = None) -> argparse.ArgumentParser:

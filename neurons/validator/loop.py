@@ -53,9 +53,8 @@ class Validator:
         mg = self.sync.metagraph
         saved = self.store.load()
         if saved is None:
-            d_feat = spec.features(spec.challenge(0, 2)).shape[1]
             self.state = ValidatorState(moe={})
-            self.moe = MoE(d_feat, mg.hotkeys, moe_config(cfg), seed=self.uid)
+            self.moe = MoE(spec.feature_dim, mg.hotkeys, moe_config(cfg), seed=self.uid)
         else:
             self.state = saved
             self.moe = MoE.from_state_dict(saved.moe, moe_config(cfg))

@@ -38,6 +38,8 @@ class _Table:
 
     def lookup(self, context: list[int]) -> list[tuple[int, float]]:
         """[(token, log p)] for the most frequent continuations of `context` ([] if unseen)."""
+        if len(context) < self.ctx_len:
+            return []
         key = 0
         for tok in context[len(context) - self.ctx_len :] if self.ctx_len else []:
             key = key * VOCAB_SIZE + tok

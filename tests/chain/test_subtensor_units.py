@@ -156,3 +156,17 @@ def test_address_normalises_any_prefix_and_rejects_garbage():
     assert address(bittensor_format) == alice.ss58_address
     with pytest.raises(ChainError, match="not an ss58 address"):
         address("5notanaddress")
+
+
+# --- hand-decoded storage values (metagraph) ---------------------------------------------------
+@given(st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 65535)), max_size=300))
+def test_pairs_decode_what_scalecodec_encodes(pairs):
+    from chain.subtensor.metagraph import _pairs
+    data = _RC.create_scale_object("Vec<(u16, u16)>").encode(pairs).data
+    assert _pairs(bytes(data)).tolist() == [list(p) for p in pairs]
+
+
+def test_matrix_ignores_dests_outside_the_uid_space():
+    from chain.subtensor.metagraph import _matrix
+    rows = [bytes(_RC.create_scale_object("Vec<(u16, u16)>").encode([(1, 7), (5, 9)]).data), None]
+    assert _matrix(rows, 2).tolist() == [[0, 7], [0, 0]]

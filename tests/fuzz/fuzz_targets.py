@@ -43,7 +43,6 @@ class Target:
     run: Callable[[bytes], None]
     errors: tuple[type[BaseException], ...]  # the documented typed errors: refusals, not findings
     seeds: Callable[[], list[bytes]]
-    instrument: tuple[str, ...]  # module prefixes atheris instruments for coverage
 
 
 def _check_tensor(t, limit: int = LIMIT) -> None:
@@ -192,12 +191,12 @@ def _keyfile_seeds() -> list[bytes]:
 
 
 TARGETS = {t.name: t for t in [
-    Target("tensor", fuzz_tensor, (tensor.TensorDecodeError,), _tensor_seeds, ("protocol",)),
-    Target("body", fuzz_body, (EnvelopeError,), _body_seeds, ("protocol",)),
-    Target("request", fuzz_request, (EnvelopeError,), lambda: list(_request_seeds()), ("protocol",)),
-    Target("response", fuzz_response, (EnvelopeError,), lambda: list(_response_seeds()), ("protocol",)),
-    Target("config", fuzz_config, (ConfigError,), _config_seeds, ("neurons.config", "tomllib")),
-    Target("keyfile", fuzz_keyfile, (KeyfileError,), _keyfile_seeds, ("neurons.wallet",)),
+    Target("tensor", fuzz_tensor, (tensor.TensorDecodeError,), _tensor_seeds),
+    Target("body", fuzz_body, (EnvelopeError,), _body_seeds),
+    Target("request", fuzz_request, (EnvelopeError,), lambda: list(_request_seeds())),
+    Target("response", fuzz_response, (EnvelopeError,), lambda: list(_response_seeds())),
+    Target("config", fuzz_config, (ConfigError,), _config_seeds),
+    Target("keyfile", fuzz_keyfile, (KeyfileError,), _keyfile_seeds),
 ]}
 
 

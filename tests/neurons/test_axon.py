@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import threading
 import time
 import urllib.request
 
@@ -216,7 +217,8 @@ def test_verify_hook_false_is_invalid_request_before_the_handler():
     asyncio.run(main())
 
 
-def test_priority_queue_serves_highest_stake_first_and_sheds_the_lowest():
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_priority_queue_serves_highest_stake_first_and_sheds_the_lowest(kind):
     """One handler slot, blocked; callers of different stake queue up; release and record."""
     keys = [Keypair.create_from_uri(f"//AxonTestStake{i}") for i in range(5)]
     stakes = [10.0, 50.0, 20.0, 40.0, 30.0]
@@ -224,14 +226,21 @@ def test_priority_queue_serves_highest_stake_first_and_sheds_the_lowest():
     table[VALI.ss58_address] = CallerInfo(9, 1.0, True)
 
     async def main():
-        gate, order = asyncio.Event(), []
+        gate, order = threading.Event(), []
 
-        async def handler(call):
+        async def async_handler(call):
             if call.fields.get("who") == "blocker":
-                await gate.wait()
-            else:
-                order.append(call.fields["who"])
+                await asyncio.to_thread(gate.wait, 10)
+            order.append(call.fields["who"])
             return {}
+
+        def sync_handler(call):  # runs in the axon's thread pool
+            if call.fields.get("who") == "blocker":
+                gate.wait(10)  # bounded, so a failing test cannot hang the interpreter
+            order.append(call.fields["who"])
+            return {}
+
+        handler = async_handler if kind == "async" else sync_handler
 
         axon = Axon(MINER, caller_info=table.get, config=AxonConfig(concurrency=1, max_queue=4))
         axon.attach("echo", handler)
@@ -253,7 +262,7 @@ def test_priority_queue_serves_highest_stake_first_and_sheds_the_lowest():
             gate.set()
             results = [(await q)[0] for q in queued[1:]]
             assert all(r.ok for r in results) and (await blocker)[0].ok
-        assert order == ["1", "3", "4", "2"]  # stakes 50, 40, 30, 20
+        assert order == ["blocker", "1", "3", "4", "2"]  # then stakes 50, 40, 30, 20
         for d in dendrites:
             await d.close()
         await axon.stop(0)

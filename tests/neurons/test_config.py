@@ -91,6 +91,15 @@ def test_bad_toml_names_the_file(tmp_path):
         load_config(parse([]))
 
 
+@pytest.mark.parametrize("raw", [b"[axon]\nport = " + b"9" * 5000, b"a = [" * 5000, b"[axon]\nport = 0x" + b"f" * 5000,
+                                 b"[axon]\nmax_request_bytes = 0x" + b"f" * 3600, b"a = [[1, 0x1" + b"0" * 16 + b"]]"])
+def test_toml_beyond_python_limits_is_a_config_error(raw):
+    """Regression (found by tests/fuzz): an integer past Python's 4300-digit limit made tomllib raise a
+    bare ValueError, and a hex one made the error message itself fail; TOML integers are 64-bit."""
+    with pytest.raises(ConfigError, match="fuzz.toml is not valid TOML"):
+        parse_toml(raw, "fuzz.toml")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=512) | st.text(max_size=300).map(str.encode))
 def test_garbage_config_files_only_raise_config_errors(raw):

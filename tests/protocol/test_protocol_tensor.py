@@ -158,6 +158,18 @@ def test_malformed_tensors_raise_typed_errors(msg, match):
         decode(msg)
 
 
+@pytest.mark.parametrize("shape, dtype", [((0, 1 << 62, 4), 9), ((0, 1 << 40, 1 << 40), 9), ((3, 0, 1 << 59), 10),
+                                          ((1 << 61, 0, 0, 0), 8)])  # 8: bf16, widened to 4 bytes by numpy
+def test_empty_tensors_with_overflowing_strides_are_refused(shape, dtype):
+    """Regression (found by tests/fuzz): an empty shape whose other dims overflow int64 strides used to
+    pass validation and raise RuntimeError (torch) / ValueError (numpy) when materialised."""
+    msg = _msg(dtype=dtype, shape=shape, data=b"")
+    for fn in (decode, lambda m: decode_numpy(m, bf16_as_float32=True)):
+        with pytest.raises(TensorDecodeError, match="overflows"):
+            fn(msg)
+    assert decode(_msg(dtype=10, shape=(0, 1 << 58, 2), data=b"")).shape == (0, 1 << 58, 2)  # wide but fine
+
+
 def test_max_bytes_checked_before_allocation():
     data = encode(np.zeros(1000, np.float32))
     assert decode(data, max_bytes=4000).numel() == 1000

@@ -31,7 +31,7 @@ def test_challenges_are_reproducible_from_the_seed(next_token):
     next_token.validate_request(a.request)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**31), n_miners=st.integers(1, 4), k=st.integers(1, 8))
 def test_sparse_mixture_equals_the_dense_definition(next_token, seed, n_miners, k):
     g = torch.Generator().manual_seed(seed)
