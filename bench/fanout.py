@@ -23,7 +23,6 @@ import multiprocessing as mp
 import os
 import platform
 import secrets
-import statistics
 import sys
 import time
 from pathlib import Path

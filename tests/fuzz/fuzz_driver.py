@@ -19,6 +19,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import time
 import traceback
 
@@ -157,16 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--execs", type=int, default=500, help="random engine: executions per target")
     p.add_argument("--seconds", type=float, default=None, help="run for this long instead of --execs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--corpus", default="fuzz-corpus", help="atheris: working corpus directory (seeds are written in)")
-    p.add_argument("--artifacts", default=None, help="where findings are saved (ARTIFACTS/TARGET/finding-*)")
+    p.add_argument("--corpus", default=None, help="atheris: working corpus directory (default: a new temporary one)")
+    p.add_argument("--artifacts", default=os.path.join(tempfile.gettempdir(), "opensubnet-fuzz"),
+                   help="where findings are saved (ARTIFACTS/TARGET/finding-*)")
     p.add_argument("--headroom-mb", type=int, default=256, help="memory allowed above the size after setup")
     p.add_argument("--json", default=None, help="random engine: write the summary here")
     a = p.parse_args(argv)
     sys.path[:0] = [ROOT, HERE]
     torch_threads()
     if a.engine == "atheris":
-        run_atheris(a.target, seconds=int(a.seconds or 60), corpus=a.corpus, artifacts=a.artifacts or "fuzz-artifacts",
-                    headroom_mb=a.headroom_mb)
+        corpus = a.corpus or tempfile.mkdtemp(prefix="fuzz-corpus-")
+        run_atheris(a.target, seconds=int(a.seconds or 60), corpus=corpus, artifacts=a.artifacts, headroom_mb=a.headroom_mb)
         return 0
     import fuzz_targets
     fuzz_targets.isolate_env()
