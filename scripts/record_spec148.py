@@ -29,6 +29,7 @@ from substrateinterface import Keypair
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chain.errors import ChainError, ExtrinsicError  # noqa: E402
 from chain.localnet import process  # noqa: E402
 from chain.localnet.bootstrap import relax_chain, sudo_key  # noqa: E402
 from chain.localnet.local import LocalChain  # noqa: E402
@@ -72,7 +73,8 @@ class Recorder:
         self.keys.update(new)
         calls = []
         for kp in new.values():
-            calls.append(self.chain.compose_call("Balances", "transfer_keep_alive", {"dest": kp.ss58_address, "value": TAO}))
+            calls.append(self.chain.compose_call("Balances", "transfer_keep_alive",
+                                                 {"dest": kp.ss58_address, "value": TAO}))
             calls.append(self.chain.compose_call("SubtensorModule", "burned_register",
                                                  {"netuid": self.netuid, "hotkey": kp.ss58_address}))
         self.submit("Utility", "batch_all", {"calls": calls}, self.alice)
@@ -183,7 +185,8 @@ def healthy(r: Recorder) -> str:
             noise = [(7919 * (e + 1) * (k + 3) * (j + 1)) % 6000 for j in range(5)]
             r.weights(v, {u[f"m{j}"]: quality[j] + noise[j] for j in range(5)})
         r.next_epoch()
-    return "3 validators (1000/500/250 TAO), 5 miners, dense weights with per-validator noise; first epoch has no weights"
+    return ("3 validators (1000/500/250 TAO), 5 miners, dense weights with per-validator noise; "
+            "first epoch has no weights")
 
 
 def sparse(r: Recorder) -> str:
@@ -196,7 +199,8 @@ def sparse(r: Recorder) -> str:
         for v, row in picks.items():
             r.weights(v, {u[f"m{(j + e) % 7}"]: w for j, w in row.items()})  # m7 is never weighted
         r.next_epoch()
-    return "3 validators, 8 miners, each validator weights 2-3 miners (one weight of 1), m7 never weighted, bonds_moving_average 800000, kappa 39321 (0.6)"
+    return ("3 validators, 8 miners, each validator weights 2-3 miners (one weight of 1), m7 never weighted, "
+            "bonds_moving_average 800000, kappa 39321 (0.6)")
 
 
 def copier(r: Recorder) -> str:
@@ -213,7 +217,8 @@ def copier(r: Recorder) -> str:
         prev = {m: int(consensus[m]) for m in miners if m < len(consensus) and consensus[m] > 0}
         r.weights("copier", prev or {m: 1 for m in miners})  # submits the last epoch's consensus
         r.next_epoch()
-    return "3 honest validators moving their favourite miner each epoch, a copier (600 TAO) submitting the previous consensus"
+    return ("3 honest validators moving their favourite miner each epoch, a copier (600 TAO) submitting "
+            "the previous consensus")
 
 
 def inactive(r: Recorder) -> str:
@@ -241,8 +246,10 @@ def permits_lost(r: Recorder) -> str:
         for k, v in enumerate(("v0", "v1", "v2", "v3")):
             try:
                 r.weights(v, {m: 5000 + 20000 * ((j * (k + 1) + e) % 3) for j, m in enumerate(miners)})
-            except Exception as exc:  # noqa: BLE001 - no permit yet: NoValidatorPermit, expected
-                logging.info("%s: %s cannot set weights: %s", r.name, v, type(exc).__name__)
+            except ExtrinsicError as exc:  # expected while v has no permit yet
+                if exc.name != "NoValidatorPermit":
+                    raise
+                logging.info("%s: %s has no permit yet, its weights are refused", r.name, v)
     r.stake(v2=600)
     set_all(0)
     r.next_epoch()  # v2 gets a permit, m3 loses it
@@ -256,7 +263,8 @@ def permits_lost(r: Recorder) -> str:
     r.stake(v2=700)
     set_all(4)
     r.next_epoch()  # v2 (1300+) back in, v1 out
-    return "max_allowed_validators 3 with 4 validators: a zero-stake miner wins a permit, stake changes move permits twice"
+    return ("max_allowed_validators 3 with 4 validators: a zero-stake miner wins a permit, "
+            "stake changes move permits twice")
 
 
 def reregistered(r: Recorder) -> str:
@@ -277,7 +285,8 @@ def reregistered(r: Recorder) -> str:
     r.next_epoch()
     r.weights("v1", dict(zip(miners, [35000, 40000, 15000, 25000])))  # v1 only now
     r.next_epoch()
-    return "max_allowed_uids 6, full subnet: a new hotkey replaces the weakest miner; v0 re-weights at once, v1 two epochs later"
+    return ("max_allowed_uids 6, full subnet: a new hotkey replaces the weakest miner; "
+            "v0 re-weights at once, v1 two epochs later")
 
 
 SCENARIOS: dict[str, Callable[[Recorder], str]] = {
@@ -296,6 +305,15 @@ def main(argv=None) -> int:
     for noisy in ("chain", "substrateinterface"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        record(args)
+    except ChainError as exc:
+        print(f"error: {exc}" + (f"\n  {exc.hint}" if exc.hint else ""), file=sys.stderr)
+        return 1
+    return 0
+
+
+def record(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="record148-") as tmp:
         state = Path(tmp)
@@ -316,7 +334,6 @@ def main(argv=None) -> int:
         finally:
             process.stop(state)
     logging.info("recorded in %.1f s", time.perf_counter() - t0)
-    return 0
 
 
 if __name__ == "__main__":

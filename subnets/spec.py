@@ -191,6 +191,24 @@ class SubnetSpec:
         """One human-readable line per batch row of the mixture's answer."""
         raise NotImplementedError(f"subnet {self.name!r} does not render answers as text")
 
+    # -- optional: the validator's API sends the mixture to applications as tensors -------------
+    # Declares what answer() returns (symbolic dims bind to the request's, e.g. "batch");
+    # None = the default: one float tensor "mixture" whose first dim is the batch.
+    answer_spec: ClassVar[dict[str, TensorSpec] | None] = None
+
+    def answer(self, mixture: Any) -> dict[str, torch.Tensor]:
+        """The mixture as named tensors for the wire; from_answer() is its inverse."""
+        if not isinstance(mixture, torch.Tensor):
+            raise NotImplementedError(f"subnet {self.name!r}: override answer() to send a {type(mixture).__name__}")
+        return {"mixture": mixture.detach()}
+
+    def from_answer(self, tensors: Mapping[str, Any], request: Mapping[str, Any]) -> Any:
+        """An application's view of a validator's answer: checked against the request (SpecError),
+        then rebuilt for render(): a lone "mixture" tensor as is, several as a dict (override to rebuild)."""
+        dims = self.validate_request(request)
+        check_tensors(self.answer_spec or _default_answer_spec(tensors), tensors, dims, self.max_dims)
+        return tensors["mixture"] if tensors.keys() == {"mixture"} else dict(tensors)
+
     def describe(self) -> dict[str, Any]:
         """A plain-data summary for `neuron subnet show`."""
         fmt = lambda specs: {k: {"shape": list(s.shape), "dtype": s.dtype, "low": s.low, "high": s.high}
@@ -204,3 +222,10 @@ class SubnetSpec:
             "null_loss": self.null_loss is not None,
             "hyperparameters": dict(self.hyperparameters), "miners": sorted(self.miners()),
         }
+
+
+def _default_answer_spec(tensors: Any) -> dict[str, TensorSpec]:
+    """One float32 tensor "mixture", batch first, of whatever rank it has."""
+    t = tensors.get("mixture") if isinstance(tensors, Mapping) else None
+    rank = t.dim() if isinstance(t, torch.Tensor) and t.dim() >= 1 else 1
+    return {"mixture": TensorSpec(("batch", *(f"mixture_dim{i}" for i in range(1, rank))), "float32")}

@@ -76,6 +76,15 @@ class ValidatorSection(Section):
     ema_alpha: float = Field(0.1, gt=0, le=1, description="weight of a new score in the moving average")
     weights_interval_blocks: int = Field(100, ge=1, description="blocks between weight submissions")
     state_dir: Path_ = Field("~/.opensubnet/validator", description="where scores and gate state are saved")
+    api_port: int | None = Field(None, ge=0, le=65535,
+                                 description="serve the mixture to applications on this port (0 = any free port; unset = off)")
+    api_host: str = Field("0.0.0.0", description="address the validator's API server binds")
+    api_external_ip: str | None = Field(None, description="IP announced on chain for the API (default 127.0.0.2)")
+    api_min_stake: float = Field(1.0, ge=0, description="stake (TAO) an API caller needs; 0 also serves unstaked hotkeys")
+    api_rate_per_s: float = Field(1.0, gt=0, description="API requests/s of a caller at zero stake")
+    api_rate_per_tao: float = Field(0.1, ge=0, description="extra API requests/s per TAO of the caller's stake")
+    api_rate_max: float = Field(100.0, gt=0, description="API requests/s of a caller however large its stake")
+    api_burst_s: float = Field(2.0, gt=0, description="a caller may send this many seconds of its rate at once")
 
 
 class SubnetSection(Section):

@@ -52,6 +52,7 @@ class LocalSubnet:
     block_time: float = 1.0
     timeout_s: float = 600.0
     validator_args: list[str] = field(default_factory=list)
+    api: bool = True               # validators also serve the mixture to applications (`neuron query`)
     netuid: int | None = None
     uids: dict[str, int] = field(default_factory=dict)
     records: list[EpochRecord] = field(default_factory=list)
@@ -92,6 +93,9 @@ class LocalSubnet:
                          "--axon.port", str(_free_port())]
             else:
                 args += ["--validator.state_dir", str(self.out_dir / "state"), *self.validator_args]
+                if self.api:
+                    args += ["--validator.api_port", str(_free_port()), "--validator.api_host", AXON_IP,
+                             "--validator.api_external_ip", AXON_IP]
             children.python(p.name, args)
         log.info("started the %ss (logs in %s)", role, children.log_dir)
 

@@ -23,6 +23,7 @@ from neurons.dendrite import Dendrite
 from neurons.dendrite.result import Endpoint
 from neurons.miner import require_uid
 from neurons.sync import MetagraphSync
+from neurons.validator.api import API_PROTOCOL, checked_output, serve_api
 from neurons.validator.config import GateConfig, MoEConfig, ScoringConfig
 from neurons.validator.moe import MoE
 from neurons.validator.state import StateStore, ValidatorState
@@ -61,8 +62,9 @@ class Validator:
             log.info("resumed at step %d (last weights at block %d)", saved.step, saved.last_weights_block)
 
     def serving_mask(self, mg) -> torch.Tensor:
-        """[n_uids] bool: uids with an axon on chain, other than this validator."""
-        mask = torch.tensor([a is not None and a.serving for a in mg.axons], dtype=torch.bool)
+        """[n_uids] bool: uids serving a miner axon on chain (not a validator's API), other than this validator."""
+        mask = torch.tensor([a is not None and a.serving and a.protocol != API_PROTOCOL for a in mg.axons],
+                            dtype=torch.bool)
         if self.uid < mask.numel():
             mask[self.uid] = False
         return mask
@@ -77,7 +79,7 @@ class Validator:
         uids = route.uids.tolist()
         endpoints = [Endpoint(mg.hotkeys[u], mg.axons[u].ip, mg.axons[u].port, u) for u in uids]
         results = await dendrite.query(endpoints, self.spec.synapse, ch.request, timeout=self.cfg.dendrite.timeout_s)
-        outputs = [self._valid(r, ch) for r in results]
+        outputs = [checked_output(self.spec, r, ch.request) for r in results]
         res = self.moe.learn(self.spec, ch, feats, route, outputs)
         codes = " ".join(f"{u}:{r.code.name[:4]}/{s:.3f}" for u, r, s in zip(uids, results, res.scores.tolist()))
         log.info("step %d seed %d loss %.4f | uid:code/score %s", self.state.step, seed, res.loss, codes or "(none serving)")
@@ -86,16 +88,6 @@ class Validator:
         self.maybe_set_weights(mg)
         self.state.moe = self.moe.state_dict()
         self.store.save(self.state)
-
-    def _valid(self, result, ch):
-        if not result.ok:
-            return None
-        try:
-            self.spec.validate_response(result.tensors, ch.request)
-        except ValueError as e:
-            log.debug("uid %s invalid response: %s", result.uid, e)
-            return None
-        return result.tensors
 
     def maybe_set_weights(self, mg) -> None:
         block = self.chain.block()
@@ -128,13 +120,18 @@ class Validator:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with Dendrite(self.hotkey, max_concurrency=self.cfg.dendrite.max_concurrency) as dendrite:
-            n = 0
-            while not stop.is_set() and (max_steps is None or n < max_steps):
-                await self.step(dendrite)
-                n += 1
-                if pause_s:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=pause_s)
-                    except asyncio.TimeoutError:
-                        pass
+            api = await serve_api(self, dendrite) if self.cfg.validator.api_port is not None else None
+            try:
+                n = 0
+                while not stop.is_set() and (max_steps is None or n < max_steps):
+                    await self.step(dendrite)
+                    n += 1
+                    if pause_s:
+                        try:
+                            await asyncio.wait_for(stop.wait(), timeout=pause_s)
+                        except asyncio.TimeoutError:
+                            pass
+            finally:
+                if api is not None:
+                    await api[0].stop()
         log.info("validator stopped after step %d; state saved in %s", self.state.step, self.store.dir)

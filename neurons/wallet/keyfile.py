@@ -9,6 +9,8 @@
 
 Exactly one of `secret` (plaintext key) and `encryption` is set. The AEAD's associated data is the
 file's header (the whole file with an empty ciphertext), so a change to any field fails decryption.
+A plaintext secret must carry its mnemonic: the second half of an sr25519 secret (the signing nonce
+seed) does not affect the public key, so only the mnemonic can show that it is intact.
 A file must be byte-for-byte the canonical dump of what it parses to, and its secret must derive its
 public key and ss58 address: any modified byte is an error, never a different key.
 Parsing is a pure function of bytes and raises only `KeyfileError` subclasses.
@@ -134,6 +136,9 @@ def parse(raw: bytes, source: str = "keyfile") -> Keyfile:
     if derived != kf.ss58:
         raise KeyfileFormatError(f"{source}: ss58 address does not match the public key (file corrupted)")
     if kf.secret is not None:
+        if kf.secret.mnemonic is None:
+            raise KeyfileFormatError(f"{source}: plaintext keyfile without its mnemonic: the key cannot be checked",
+                                     hint="restore the key with `neuron wallet regen` from its mnemonic")
         keypair_from(kf, kf.secret, source)
     return kf
 
@@ -179,6 +184,8 @@ def build(kp: Keypair, *, password: str | None, kdf: KdfCost = DEFAULT_KDF) -> K
     header = dict(format=FORMAT, version=VERSION, crypto_type="sr25519", ss58=kp.ss58_address,
                   public_key=kp.public_key.hex())
     if password is None:
+        if secret.mnemonic is None:
+            raise ValueError("a key without a mnemonic can only be stored encrypted: give a password")
         return Keyfile(**header, secret=secret, encryption=None)
     if not password:
         raise ValueError("the password must not be empty")

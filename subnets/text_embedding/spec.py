@@ -40,6 +40,8 @@ class TextEmbedding(SubnetSpec):
         "code_emb": TensorSpec(("batch", DIM), **EMB),
     }
     max_dims = {"batch": 256, "query_len": QUERY_LEN, "code_len": CODE_LEN}
+    # the validator's API answer: the mixed similarity matrix (a convex mix of cosines)
+    answer_spec = {"mixture": TensorSpec(("batch", "batch"), "float32", low=-1.001, high=1.001)}
     feature_dim = 64
     batched_weights = True
     hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "max_weight_limit": 65535,

@@ -57,7 +57,13 @@ class TextNextToken(SubnetSpec):
         "token_ids": TensorSpec(("batch", "k"), **IDS),
         "logits": TensorSpec(("batch", "k"), dtype="float32", low=-1e4, high=1e4),
     }
-    max_dims = {"batch": 256, "ctx": 128, "k": MAX_K}
+    max_dims = {"batch": 256, "ctx": 128, "k": MAX_K, "mixed": 64 * MAX_K}  # mixed: the ids of up to 64 miners side by side
+    # the validator's API answer: the sparse mixture itself (TokenMixture's fields)
+    answer_spec = {
+        "ids": TensorSpec(("batch", "mixed"), **IDS),
+        "mass": TensorSpec(("batch", "mixed"), "float32", low=0.0, high=1.0),
+        "floor": TensorSpec(("batch",), "float32", low=0.0, high=1.0),
+    }
     feature_dim = 64
     batched_weights = True
     hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "max_weight_limit": 65535,
@@ -107,6 +113,12 @@ class TextNextToken(SubnetSpec):
             raise ValueError("every text needs at least one token")
         width = max(map(len, rows))
         return {"context": torch.tensor([[PAD_ID] * (width - len(r)) + r for r in rows], dtype=torch.int64)}
+
+    def answer(self, mixture: TokenMixture) -> dict[str, torch.Tensor]:
+        return {"ids": mixture.ids, "mass": mixture.mass.detach().float(), "floor": mixture.floor.detach().float()}
+
+    def from_answer(self, tensors, request) -> TokenMixture:
+        return TokenMixture(**super().from_answer(tensors, request))
 
     def render(self, mixture: TokenMixture, request: dict[str, torch.Tensor]) -> list[str]:
         """The five likeliest next tokens of each row, with their probabilities."""

@@ -80,3 +80,12 @@ def test_fixed_point_takes_bonds_raw_or_as_proportions():
     assert np.array_equal(a.dividends, b.dividends) and np.array_equal(a.bonds, b.bonds)
     with pytest.raises(ValueError, match="^bonds:"):
         run_epoch(EpochInput(**inp, bonds=np.full((4, 4), 0.3), validator_permit=first.new_validator_permit), FIX)
+
+
+def test_no_permits_and_no_bonds_yet():
+    # a subnet's first epoch after registration: stored permits all False, no bonds -> no rows
+    inp = EpochInput(stake=[10**12, 7 * 10**11, 0], weights=np.zeros((3, 3)), bonds=np.zeros((3, 3)),
+                     validator_permit=[False, False, False])
+    res = run_epoch(inp, FIX)
+    assert res.new_validator_permit.tolist() == [True, True, True]
+    assert not res.bonds.any() and res.combined_share.tolist() == res.stake_normalized.tolist()

@@ -185,9 +185,9 @@ def _config_seeds() -> list[bytes]:
 def _keyfile_seeds() -> list[bytes]:
     fast = keyfile.KdfCost(log2_n=10, r=8, p=1)
     a, b = _keypairs()
-    bare = Keypair.create_from_private_key(b.private_key, ss58_format=keyfile.SS58_FORMAT)
+    bare = Keypair.create_from_private_key(b.private_key, ss58_format=keyfile.SS58_FORMAT)  # no mnemonic
     return [keyfile.dump(keyfile.build(a, password=PASSWORD, kdf=fast)), keyfile.dump(keyfile.build(a, password=None)),
-            keyfile.dump(keyfile.build(bare, password=None))]
+            keyfile.dump(keyfile.build(bare, password=PASSWORD, kdf=fast)), keyfile.dump(keyfile.build(b, password=None))]
 
 
 TARGETS = {t.name: t for t in [

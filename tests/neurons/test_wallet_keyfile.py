@@ -71,6 +71,22 @@ def test_swapped_secret_in_plaintext_file_is_detected():
         keyfile.parse(canonical(obj))
 
 
+def test_plaintext_secret_without_mnemonic_is_refused():
+    """Regression (found by tests/fuzz): with "mnemonic": null, a changed second half of the private key
+    (the sr25519 nonce seed, which the public key does not depend on) loaded as a different secret."""
+    obj = json.loads(PLAIN)
+    obj["secret"]["mnemonic"] = None
+    with pytest.raises(KeyfileFormatError, match="without its mnemonic"):
+        keyfile.parse(canonical(obj))
+    obj["secret"]["private_key"] = obj["secret"]["private_key"][:64] + "00" * 32
+    with pytest.raises(KeyfileFormatError):
+        keyfile.parse(canonical(obj))
+    bare = Keypair.create_from_private_key(KP.private_key, ss58_format=keyfile.SS58_FORMAT)
+    with pytest.raises(ValueError, match="only be stored encrypted"):
+        keyfile.build(bare, password=None)
+    assert load(keyfile.dump(keyfile.build(bare, password="pw", kdf=FAST))).private_key == KP.private_key
+
+
 def test_version_and_limits_have_clear_errors():
     obj = json.loads(PLAIN)
     obj["version"] = 2

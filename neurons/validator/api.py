@@ -1,0 +1,188 @@
+"""The validator as an API: applications send the subnet's request and get the network's mixture back.
+
+Wire contract (the same signed gRPC protocol miners speak):
+  - synapse ``f"{spec.synapse}.mixture"`` (e.g. "TextEmbedding.mixture") on the validator's own axon,
+    signed by its hotkey, announced on chain as that hotkey's axon with ``protocol=API_PROTOCOL``,
+    so applications find it in the metagraph and validators never route challenges to it;
+  - request: the subnet's request tensors (``spec.request``; ``spec.request_from_text`` builds them);
+  - answer: ``spec.answer(mixture)`` tensors, plus ``uids`` int64 [m] (the miners that contributed)
+    and ``weights`` float32 [batch, m] (their gate weights); fields ``subnet``, ``netuid``, ``block``.
+
+Serving one request: validate → features → the gate's plain top-k (no exploration) → query those
+miners under the caller's deadline → mix the valid answers → answer. All of it runs on the
+validator's event loop between the scoring loop's awaits; the gate is shared but only read here
+(the scoring loop alone trains it). Who may call, and how often, is `api_auth.ApiAuth`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from chain.errors import ChainError
+from neurons.axon import Axon, AxonConfig
+from neurons.axon.routes import Call, Reject, Reply
+from neurons.dendrite import Dendrite, Endpoint, Result
+from neurons.validator.api_auth import OFF_SUBNET, ApiAuth, StakeBook, StakeRateLimiter
+from neurons.validator.moe import MoE, NoAnswersError
+from neurons.validator.routing import Route
+from protocol.codes import ReturnCode
+
+log = logging.getLogger("opensubnet.validator.api")
+
+API_PROTOCOL = 7            # AxonInfo.protocol of a validator's API (miners announce the default, 4)
+RESERVED = ("uids", "weights")  # answer tensors the API adds to the subnet's own
+MIX_SHARE = 0.8             # share of the caller's remaining time given to the miners; the rest mixes and answers
+
+
+def mixture_synapse(spec) -> str:
+    return f"{spec.synapse}.mixture"
+
+
+@dataclass
+class AppQuery:
+    """An application's request in the shape spec.features reads (a challenge without a target)."""
+    request: dict[str, torch.Tensor]
+    seed: int = 0
+    target: None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return next(iter(self.request.values())).shape[0]
+
+
+def checked_output(spec, result: Result, request) -> dict | None:
+    """A miner's answer if it succeeded and matches the synapse's response spec, else None."""
+    if not result.ok:
+        return None
+    try:
+        spec.validate_response(result.tensors, request)
+    except ValueError as e:
+        log.debug("uid %s invalid response: %s", result.uid, e)
+        return None
+    return result.tensors
+
+
+class MixtureAPI:
+    """The synapse handler: routes an application's request through the shared gate."""
+
+    def __init__(self, spec, moe: MoE, sync, serving: Callable, dendrite: Dendrite, *, netuid: int, timeout_s: float):
+        self.spec, self.moe, self.sync, self.serving, self.dendrite = spec, moe, sync, serving, dendrite
+        self.netuid, self.timeout_s = netuid, timeout_s
+        self.handled = 0  # requests that reached the handler (past auth and rate limits)
+
+    async def forward(self, call: Call) -> Reply:
+        self.handled += 1
+        spec, request = self.spec, call.tensors
+        try:
+            spec.validate_request(request)
+        except ValueError as e:
+            raise Reject(ReturnCode.INVALID_REQUEST, str(e)) from None
+        feats = spec.features(AppQuery(request))   # [batch, d_feat]
+        mg = self.sync.metagraph
+        serving = self.serving(mg)                  # [n_uids] bool
+        if serving.numel() != self.moe.n_uids:
+            raise Reject(ReturnCode.UNAVAILABLE, "the validator is following a new metagraph; retry")
+        route = self.moe.select(feats, serving, explore=False)
+        if len(route) == 0:
+            raise Reject(ReturnCode.UNAVAILABLE, f"no miner is serving on subnet {self.netuid}")
+        endpoints = [Endpoint(mg.hotkeys[u], mg.axons[u].ip, mg.axons[u].port, u) for u in route.uids.tolist()]
+        timeout = min(self.timeout_s, MIX_SHARE * (call.deadline - asyncio.get_running_loop().time()))
+        if timeout <= 0.01:
+            raise Reject(ReturnCode.TIMEOUT, "the deadline leaves no time to query miners")
+        results = await self.dendrite.query(endpoints, spec.synapse, request, timeout=timeout)
+        route, results = self._still_current(route, endpoints, results)
+        outputs = [checked_output(spec, r, request) for r in results]
+        try:
+            mixture, weights = self.moe.mix(spec, feats, route, outputs)  # weights: [batch, k]
+        except NoAnswersError as e:
+            codes = " ".join(f"{r.uid}:{r.code.name}" for r in results)
+            raise Reject(ReturnCode.UNAVAILABLE, f"{e} ({codes})") from None
+        ok = [i for i, o in enumerate(outputs) if o is not None]
+        answer = spec.answer(mixture)
+        if clash := set(answer) & set(RESERVED):
+            raise TypeError(f"subnet {spec.name}: answer() must not use the reserved names {sorted(clash)}")
+        tensors = {**answer, "uids": route.uids[ok].to(torch.int64),
+                   "weights": weights[:, ok].to(torch.float32).contiguous()}
+        log.debug("API %s: %d rows from uids %s", call.caller.hotkey, feats.shape[0], route.uids[ok].tolist())
+        return Reply(tensors, {"subnet": spec.name, "netuid": str(self.netuid), "block": str(mg.block)})
+
+    def _still_current(self, route: Route, endpoints: list[Endpoint], results: list[Result]):
+        """Drop answers whose uid changed hands (or vanished) while the miners were queried."""
+        keep = [i for i, (u, ep) in enumerate(zip(route.uids.tolist(), endpoints))
+                if u < self.moe.n_uids and self.moe.hotkeys[u] == ep.hotkey]
+        if len(keep) == len(endpoints):
+            return route, results
+        return Route(route.uids[keep], route.explored[keep], route.serving), [results[i] for i in keep]
+
+
+def api_auth(v, chain) -> ApiAuth:
+    """The admission policy from a validator config section `v`."""
+    limiter = StakeRateLimiter(v.api_rate_per_s, v.api_rate_per_tao, v.api_rate_max, v.api_burst_s)
+    return ApiAuth(StakeBook(chain.stake), limiter, v.api_min_stake)
+
+
+async def serve_api(validator, dendrite: Dendrite) -> tuple[Axon, MixtureAPI]:
+    """Start the API axon of a running `Validator` and announce it on chain; returns (axon, api)."""
+    cfg, spec, v = validator.cfg, validator.spec, validator.cfg.validator
+    api = MixtureAPI(spec, validator.moe, validator.sync, validator.serving_mask, dendrite,
+                     netuid=validator.netuid, timeout_s=cfg.dendrite.timeout_s)
+    auth = api_auth(v, validator.chain)
+    axon = Axon(validator.hotkey, caller_info=lambda hk: validator.sync.caller_info(hk) or OFF_SUBNET,
+                host=v.api_host, port=v.api_port,
+                config=AxonConfig(rate_per_s=v.api_rate_max, burst=max(1.0, v.api_rate_max * v.api_burst_s),
+                                  timeout_s=cfg.dendrite.timeout_s / MIX_SHARE + 1.0))
+    axon.attach(mixture_synapse(spec), api.forward, blacklist=auth.blacklist, priority=auth.priority,
+                verify=auth.verify)
+    port = await axon.start()
+    ip = v.api_external_ip or "127.0.0.2"
+    announce(validator.chain, validator.sync.metagraph, validator.netuid, validator.uid, validator.hotkey, ip, port)
+    log.info("API: %s on %s:%d (announced %s:%d), min stake %g TAO, %g req/s + %g per TAO (max %g)",
+             mixture_synapse(spec), v.api_host, port, ip, port, v.api_min_stake, v.api_rate_per_s,
+             v.api_rate_per_tao, v.api_rate_max)
+    return axon, api
+
+
+def announce(chain, mg, netuid: int, uid: int, hotkey, ip: str, port: int) -> None:
+    """serve_axon(protocol=API_PROTOCOL) unless the chain already says exactly that; failures are logged."""
+    current = mg.axons[uid] if uid < mg.n else None
+    if current is not None and (current.ip, current.port, current.protocol) == (ip, port, API_PROTOCOL):
+        return
+    try:
+        chain.serve_axon(netuid, hotkey, ip, port, protocol=API_PROTOCOL)
+    except ChainError as e:
+        log.warning("API not announced on chain (%s); applications can still reach it with "
+                    "`neuron query --validator %s:%d --validator-hotkey %s`", e, ip, port, hotkey.ss58_address)
+
+
+# -- the application's side -------------------------------------------------------------------
+def api_endpoints(mg) -> list[Endpoint]:
+    """Validators announcing the API on this subnet, largest stake first."""
+    found = [u for u, a in enumerate(mg.axons) if a is not None and a.serving and a.protocol == API_PROTOCOL]
+    found.sort(key=lambda u: -float(mg.stake[u]))
+    return [Endpoint(mg.hotkeys[u], mg.axons[u].ip, mg.axons[u].port, u) for u in found]
+
+
+@dataclass
+class MixtureAnswer:
+    mixture: Any              # what spec.render takes
+    uids: list[int]           # [m] the miners that contributed
+    weights: torch.Tensor     # [batch, m] their gate weights
+    fields: dict[str, str]
+
+
+def read_answer(spec, result: Result, request) -> MixtureAnswer:
+    """A validator's SUCCESS result checked against the request; ValueError names what is wrong."""
+    tensors = dict(result.tensors)
+    uids, weights = tensors.pop("uids", None), tensors.pop("weights", None)
+    if not (isinstance(uids, torch.Tensor) and uids.dtype == torch.int64 and uids.dim() == 1 and uids.numel() >= 1):
+        raise ValueError("answer tensor 'uids' must be a non-empty int64 vector")
+    batch = next(iter(request.values())).shape[0]
+    if not (isinstance(weights, torch.Tensor) and weights.dtype == torch.float32
+            and tuple(weights.shape) == (batch, uids.numel()) and bool(torch.isfinite(weights).all())):
+        raise ValueError(f"answer tensor 'weights' must be finite float32 [{batch}, {uids.numel()}]")
+    return MixtureAnswer(spec.from_answer(tensors, request), uids.tolist(), weights, dict(result.fields))

@@ -1,0 +1,154 @@
+"""Who may use a validator's API, and how often: callers pay in stake, not in money.
+
+A caller's stake comes from the subnet's metagraph, or (for hotkeys not on this subnet) from the
+chain's stake of that hotkey, cached for `ttl_s`. Its rate grows with stake:
+``rate = min(rate_max, rate_per_s + rate_per_tao * stake)`` requests/s, with a burst of
+`burst_s` seconds of that rate, in a per-hotkey token bucket. Hooks for `Axon.attach`:
+
+- ``blacklist(caller)``: stake below `min_stake` → BLACKLISTED; drained bucket → RATE_LIMITED
+  (only peeks: nothing is spent before the signature is checked, so forgers drain nobody);
+- ``verify(call)``: after the signature held, spends one token (RATE_LIMITED if none is left);
+- ``priority(caller)``: the stake, so the axon's queue serves bigger stakers first.
+
+Chain look-ups run on the caller's thread (the event loop, like the validator's other chain reads)
+and are bounded globally (`lookups_per_s`), so a flood of fresh hotkeys cannot stall the loop.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from chain.types import RAO_PER_TAO
+from neurons.axon.routes import Call, Caller, CallerInfo, Reject
+from protocol.codes import ReturnCode
+
+OFF_SUBNET = CallerInfo(uid=-1, stake=0.0)  # caller_info of a hotkey not on this subnet: stake looked up later
+
+
+def stake_rate(stake: float, rate_per_s: float, rate_per_tao: float, rate_max: float) -> float:
+    """Requests/s allowed to a caller with `stake` TAO (non-decreasing in stake, at most rate_max)."""
+    return min(rate_max, rate_per_s + rate_per_tao * max(0.0, stake))
+
+
+class _Lru(OrderedDict):
+    """An OrderedDict that forgets its least recently touched key beyond `max_keys`."""
+
+    def __init__(self, max_keys: int):
+        super().__init__()
+        self.max_keys = max_keys
+
+    def touch(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.max_keys:
+            self.popitem(last=False)
+        return value
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class StakeRateLimiter:
+    """Token bucket per hotkey whose refill rate and capacity follow the caller's current stake."""
+
+    def __init__(self, rate_per_s: float, rate_per_tao: float, rate_max: float, burst_s: float,
+                 *, max_keys: int = 65_536, clock: Callable[[], float] = time.monotonic):
+        if rate_per_s <= 0 or rate_per_tao < 0 or rate_max <= 0 or burst_s <= 0:
+            raise ValueError("rates and burst_s must be positive (rate_per_tao may be 0)")
+        self.rate_per_s, self.rate_per_tao, self.rate_max, self.burst_s = rate_per_s, rate_per_tao, rate_max, burst_s
+        self._clock = clock
+        self._buckets: _Lru = _Lru(max_keys)
+
+    def rate(self, stake: float) -> float:
+        return stake_rate(stake, self.rate_per_s, self.rate_per_tao, self.rate_max)
+
+    def capacity(self, stake: float) -> float:
+        return max(1.0, self.rate(stake) * self.burst_s)
+
+    def _refill(self, key: str, stake: float) -> _Bucket:
+        now, cap = self._clock(), self.capacity(stake)
+        b = self._buckets.get(key)
+        if b is None:
+            return self._buckets.touch(key, _Bucket(cap, now))
+        b.tokens = min(cap, b.tokens + (now - b.stamp) * self.rate(stake))
+        b.stamp = now
+        return self._buckets.touch(key, b)
+
+    def peek(self, key: str, stake: float) -> bool:
+        return self._refill(key, stake).tokens >= 1.0
+
+    def spend(self, key: str, stake: float) -> bool:
+        b = self._refill(key, stake)
+        if b.tokens < 1.0:
+            return False
+        b.tokens -= 1.0
+        return True
+
+
+class StakeBook:
+    """Stake (TAO) of any hotkey: `index` (the metagraph) first, else `chain_stake` (rao), cached."""
+
+    def __init__(self, chain_stake: Callable[[str], int] | None, *, ttl_s: float = 60.0,
+                 lookups_per_s: float = 20.0, max_keys: int = 65_536, clock: Callable[[], float] = time.monotonic):
+        self.chain_stake, self.ttl_s, self._clock = chain_stake, ttl_s, clock
+        self._cache: _Lru = _Lru(max_keys)  # hotkey -> (stake TAO, looked up at)
+        self._budget = StakeRateLimiter(lookups_per_s, 0.0, lookups_per_s, 1.0, max_keys=1, clock=clock)
+
+    def stake(self, caller: Caller) -> float | None:
+        """The caller's stake, or None when the chain look-up budget is spent for now."""
+        if caller.info.uid >= 0:
+            return caller.info.stake
+        hit = self._cache.get(caller.hotkey)
+        if hit is not None and self._clock() - hit[1] < self.ttl_s:
+            return hit[0]
+        if self.chain_stake is None:
+            return 0.0
+        if not self._budget.spend("lookups", 0.0):
+            return None
+        stake = self.chain_stake(caller.hotkey) / RAO_PER_TAO
+        self._cache.touch(caller.hotkey, (stake, self._clock()))
+        return stake
+
+    def cached(self, caller: Caller) -> float:
+        """The stake last seen (0 if never looked up): cheap, for the priority hook."""
+        if caller.info.uid >= 0:
+            return caller.info.stake
+        hit = self._cache.get(caller.hotkey)
+        return hit[0] if hit else 0.0
+
+
+class ApiAuth:
+    """The API's admission policy; its three methods are the axon hooks."""
+
+    def __init__(self, book: StakeBook, limiter: StakeRateLimiter, min_stake: float):
+        if min_stake < 0 or math.isnan(min_stake):
+            raise ValueError("min_stake must be >= 0")
+        self.book, self.limiter, self.min_stake = book, limiter, min_stake
+
+    def blacklist(self, caller: Caller) -> tuple[bool, str]:
+        stake = self.book.stake(caller)
+        if stake is None:
+            if self.min_stake > 0:
+                raise Reject(ReturnCode.RATE_LIMITED, "too many unknown callers right now; retry in a second")
+            stake = 0.0
+        if stake < self.min_stake:
+            return True, f"caller stake {stake:g} TAO is below the API minimum of {self.min_stake:g} TAO"
+        if not self.limiter.peek(caller.hotkey, stake):
+            raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s "
+                                                  f"(the rate of {stake:g} TAO of stake)")
+        return False, ""
+
+    def verify(self, call: Call) -> bool:
+        stake = self.book.cached(call.caller)
+        if not self.limiter.spend(call.caller.hotkey, stake):
+            raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s")
+        return True
+
+    def priority(self, caller: Caller) -> float:
+        return self.book.cached(caller)
