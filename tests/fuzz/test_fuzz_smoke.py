@@ -38,7 +38,7 @@ def test_a_finding_is_recorded_once_with_its_input(tmp_path):
         except UnicodeDecodeError:  # the "typed error" of this toy parser; ValueError is the bug
             pass
 
-    rec = Recorder(Target("toy", parse_digits, (UnicodeDecodeError,), lambda: [b"1"]), str(tmp_path))
+    rec = Recorder(Target("toy", parse_digits, lambda: [b"1"]), str(tmp_path))
     for data in (b"12", b"\xff", b"x", b"y"):
         rec(data)
     assert rec.execs == 4
