@@ -118,6 +118,8 @@ def main() -> int:
         f"{platform.python_version()}; {a.seconds} s per target, one process each, memory cap = size after setup "
         f"+ 256 MiB; every decoder runs with max_bytes = 1 MiB.", "",
         table(results, a.engine), "",
+        "Coverage: libFuzzer edges / features in the instrumented Python modules (protocol, neurons.config, "
+        "neurons.wallet, tomllib); compiled code (JSON in pydantic_core, sr25519, zstd/lz4, numpy, torch) is not counted.", "",
         "Findings (distinct exception type + source line; inputs under the artifacts directory):",
         *([f"- {n}: {f}" for n, r in results.items() for f in r["findings"]] or ["- none"]), "",
     ])

@@ -8,9 +8,11 @@ Server:  req = parse_request(data, max_bytes=...)      # size, structure, versio
          reply = build_response(kp, request=req, code=code, body=...)
 
 What is signed (sr25519, substrateinterface.Keypair) is a fixed preimage built from the header
-fields actually sent, including sha256 of the exact body bytes: see _preimage(). Request and
+fields actually sent, including sha256 of the exact body bytes: see _preimage_bytes(). Request and
 response preimages carry different domain tags, so one can never stand in for the other.
 The serialized messages are the bytes handed to gRPC (protocol/service.py): signed bytes = sent bytes.
+Signing and verifying call the `sr25519` binding that Keypair itself uses, with Keypair.sign/verify's
+exact semantics (same signatures, interchangeable with Keypair), minus its per-call overhead.
 """
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ import secrets
 import struct
 import time
 import uuid as _uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional, Union
 
-from substrateinterface import Keypair
+import sr25519  # py-sr25519-bindings: the library substrateinterface.Keypair signs and verifies with
+from substrateinterface import Keypair, KeypairType
 
 from protocol import wire
 from protocol.body import Body, body_parts, decode_body, encode_body  # noqa: F401  (re-exported API)
@@ -58,13 +61,8 @@ class Header:
     signature: bytes = b""
 
     def to_bytes(self) -> bytes:
-        s = lambda f, v: wire.bytes_field(f, v.encode("utf-8")) if v else b""  # noqa: E731
-        b = lambda f, v: wire.bytes_field(f, v) if v else b""  # noqa: E731
-        return b"".join([
-            wire.varint_field(1, self.version), s(2, self.synapse), s(3, self.caller), s(4, self.receiver),
-            wire.varint_field(5, self.nonce), s(6, self.uuid), wire.varint_field(7, self.timestamp_ns),
-            b(8, self.body_sha256), b(9, self.signature),
-        ])
+        return _header_bytes(self.version, self.synapse.encode(), self.caller.encode(), self.receiver.encode(),
+                             self.nonce, self.uuid.encode(), self.timestamp_ns, self.body_sha256, self.signature)
 
     @classmethod
     def parse(cls, mv: wire.Value) -> "Header":
@@ -74,14 +72,15 @@ class Header:
         for i, (f, wt, v) in enumerate(wire.fields(mv)):
             if i >= _MAX_FIELDS:
                 raise wire.WireError("header: too many fields")
-            name = _HEADER_FIELDS.get(f)
-            if name is None:  # strict: everything accepted is covered by the signature
+            spec = _HEADER_FIELDS.get(f)
+            if spec is None:  # strict: everything accepted is covered by the signature
                 raise wire.WireError(f"header: unknown field {f}")
-            if name in ("version", "nonce", "timestamp_ns"):
+            name, kind = spec
+            if kind is int:
                 if wt != wire.VARINT:
                     raise wire.WireError(f"header.{name}: expected a varint")
                 kw[name] = v
-            elif name in ("body_sha256", "signature"):
+            elif kind is bytes:
                 if not isinstance(v, memoryview) or len(v) > MAX_HEADER_STR:
                     raise wire.WireError(f"header.{name}: bad or oversized bytes")
                 kw[name] = bytes(v)
@@ -92,7 +91,8 @@ class Header:
         return cls(**kw)
 
 
-_HEADER_FIELDS = {i + 1: name for i, name in enumerate(Header.__dataclass_fields__)}
+_KINDS = {"version": int, "nonce": int, "timestamp_ns": int, "body_sha256": bytes, "signature": bytes}  # else str
+_HEADER_FIELDS = {i + 1: (name, _KINDS.get(name, str)) for i, name in enumerate(Header.__dataclass_fields__)}
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,59 @@ class Response:
     body: Union[memoryview, bytes]
 
 
-def _preimage(tag: bytes, h: Header, extra: bytes = b"") -> bytes:
+_IQQ, _H = struct.Struct("<IQQ").pack, struct.Struct("<H").pack
+_LEN_KEYS = {f: wire.key(f, wire.LEN) for f in (2, 3, 4, 6, 8, 9)}
+
+
+def _len_field(f: int, v: bytes) -> bytes:
+    return _LEN_KEYS[f] + wire.varint(len(v)) + v if v else b""
+
+
+def _header_bytes(version: int, synapse: bytes, caller: bytes, receiver: bytes, nonce: int, uuid: bytes,
+                  timestamp_ns: int, body_sha256: bytes, signature: bytes) -> bytes:
+    """The serialized Header: fields 1..9 in order, zero/empty ones omitted (proto3)."""
+    return b"".join((
+        wire.varint_field(1, version), _len_field(2, synapse), _len_field(3, caller), _len_field(4, receiver),
+        wire.varint_field(5, nonce), _len_field(6, uuid), wire.varint_field(7, timestamp_ns),
+        _len_field(8, body_sha256), _len_field(9, signature),
+    ))
+
+
+def _preimage_bytes(tag: bytes, version: int, synapse: bytes, caller: bytes, receiver: bytes, nonce: int,
+                    uuid: bytes, timestamp_ns: int, body_sha256: bytes, extra: bytes = b"") -> bytes:
     """Unambiguous bytes to sign: tag, fixed-width ints, then length-prefixed strings and hash."""
-    parts = [tag, struct.pack("<IQQ", h.version, h.nonce, h.timestamp_ns)]
-    for v in (h.synapse.encode(), h.caller.encode(), h.receiver.encode(), h.uuid.encode(), h.body_sha256):
-        parts += [struct.pack("<H", len(v)), v]
-    return b"".join(parts) + extra
+    return b"".join((
+        tag, _IQQ(version, nonce, timestamp_ns), _H(len(synapse)), synapse, _H(len(caller)), caller,
+        _H(len(receiver)), receiver, _H(len(uuid)), uuid, _H(len(body_sha256)), body_sha256, extra,
+    ))
+
+
+def _preimage(tag: bytes, h: Header, extra: bytes = b"") -> bytes:
+    return _preimage_bytes(tag, h.version, h.synapse.encode(), h.caller.encode(), h.receiver.encode(), h.nonce,
+                           h.uuid.encode(), h.timestamp_ns, h.body_sha256, extra)
+
+
+def _signed_header(keypair: Keypair, tag: bytes, synapse: bytes, receiver: bytes, nonce: int, uuid: bytes,
+                   timestamp_ns: int, body_sha256: bytes, extra: bytes = b"") -> bytes:
+    """Sign the preimage of these fields and serialize them with the signature, in one pass."""
+    caller = _utf8(keypair.ss58_address)
+    pre = _preimage_bytes(tag, PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_sha256,
+                          extra)
+    return _header_bytes(PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_sha256,
+                         _sign(keypair, pre))
+
+
+@lru_cache(maxsize=4096)
+def _utf8(s: str) -> bytes:
+    """Encoded synapse names and hotkeys (a small, repeating set)."""
+    return s.encode("utf-8")
+
+
+def _sign(keypair: Keypair, message: bytes) -> bytes:
+    """keypair.sign(message): for sr25519 keys the binding is called directly (the same signature)."""
+    if getattr(keypair, "crypto_type", None) == KeypairType.SR25519 and keypair.private_key:
+        return sr25519.sign((keypair.public_key, keypair.private_key), message)
+    return keypair.sign(message)
 
 
 def _response_extra(code: int, message: str) -> bytes:
@@ -122,17 +169,29 @@ def _response_extra(code: int, message: str) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _public_key(ss58: str) -> Keypair:
-    return Keypair(ss58_address=ss58)
+def _public_key(ss58: str) -> Optional[bytes]:
+    """The sr25519 public key of an ss58 address, None when it is not one (cached per caller)."""
+    try:
+        return Keypair(ss58_address=ss58).public_key
+    except Exception:  # not a valid ss58 address
+        return None
 
 
 def _signature_ok(ss58: str, preimage: bytes, signature: bytes) -> bool:
-    """True only for a valid sr25519 signature by ss58; any error or odd input is False."""
-    if len(signature) != 64:
+    """True only for a valid sr25519 signature by ss58; any error or odd input is False.
+
+    Exactly Keypair(ss58_address=ss58).verify(preimage, signature): the message as given, else
+    wrapped in <Bytes>...</Bytes> (how polkadot-js signers sign raw bytes).
+    """
+    if len(signature) != 64 or type(signature) is not bytes:
+        return False
+    pk = _public_key(ss58)
+    if pk is None:
         return False
     try:
-        return _public_key(ss58).verify(preimage, signature) is True
-    except Exception:  # bad ss58, malformed key or signature: not authenticated
+        return (sr25519.verify(signature, preimage, pk) is True
+                or sr25519.verify(signature, b"<Bytes>" + preimage + b"</Bytes>", pk) is True)
+    except Exception:  # malformed key or signature: not authenticated
         return False
 
 
@@ -140,33 +199,53 @@ def _sha256(data: Any) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _body(body: Any) -> tuple[list, int, bytes]:
-    """(buffers, total length, sha256) of a body given as one bytes-like or a list from body_parts()."""
-    parts = [body] if isinstance(body, (bytes, bytearray, memoryview)) else list(body)
-    h = hashlib.sha256()
+def _body(body: Any, digest: Optional[bytes] = None) -> tuple[list, int, bytes]:
+    """(buffers, total length, sha256) of a body given as one bytes-like or a list from body_parts().
+
+    With `digest` (the sha256 the caller already computed for these bytes) nothing is hashed.
+    """
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        parts = [body]
+        n = body.nbytes if isinstance(body, memoryview) else len(body)
+        if digest is None:
+            digest = hashlib.sha256(body).digest()
+        return parts, n, digest
+    parts = list(body)
+    h = None if digest is not None else hashlib.sha256()
     n = 0
     for p in parts:
-        h.update(p)
+        if h is not None:
+            h.update(p)
         n += wire.view(p).nbytes
-    return parts, n, h.digest()
+    return parts, n, digest if h is None else h.digest()
+
+
+def body_sha256(body: Any) -> bytes:
+    """sha256 of a body (bytes or a body_parts() list), to sign one shared body for many receivers."""
+    return _body(body)[2]
 
 
 def build_request(
     keypair: Keypair, *, synapse: str, receiver: str, body: Any, nonce: Optional[int] = None,
-    now_ns: Optional[int] = None, uuid: Optional[str] = None,
+    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_sha256: Optional[bytes] = None,
 ) -> bytes:
-    """Serialized, signed Request: exactly the bytes to send. body: bytes or a body_parts() list."""
-    for name, v in (("synapse", synapse), ("receiver", receiver), ("uuid", uuid or "")):
-        if len(v.encode("utf-8")) > MAX_HEADER_STR:
+    """Serialized, signed Request: exactly the bytes to send. body: bytes or a body_parts() list.
+
+    body_sha256: the body's digest when already known (a fan-out hashes its shared body once,
+    see body_sha256()); receivers recompute it, so a wrong one only gets the request refused.
+    """
+    synapse_b, receiver_b = _utf8(synapse), _utf8(receiver)
+    uuid_b = str(_uuid.uuid4()).encode() if not uuid else uuid.encode("utf-8")
+    for name, v in (("synapse", synapse_b), ("receiver", receiver_b), ("uuid", uuid_b)):
+        if len(v) > MAX_HEADER_STR:
             raise ValueError(f"{name} is longer than {MAX_HEADER_STR} bytes; receivers would refuse it")
-    parts, n, digest = _body(body)
-    h = Header(
-        version=PROTOCOL_VERSION, synapse=synapse, caller=keypair.ss58_address, receiver=receiver,
-        nonce=secrets.randbits(64) if nonce is None else nonce, uuid=uuid or str(_uuid.uuid4()),
-        timestamp_ns=time.time_ns() if now_ns is None else now_ns, body_sha256=digest,
+    if body_sha256 is not None and (type(body_sha256) is not bytes or len(body_sha256) != 32):
+        raise ValueError("body_sha256 must be the 32-byte sha256 digest of the body")
+    parts, n, digest = _body(body, body_sha256)
+    hb = _signed_header(
+        keypair, _REQUEST_TAG, synapse_b, receiver_b, secrets.randbits(64) if nonce is None else nonce, uuid_b,
+        time.time_ns() if now_ns is None else now_ns, digest,
     )
-    h = replace(h, signature=keypair.sign(_preimage(_REQUEST_TAG, h)))
-    hb = h.to_bytes()
     return b"".join([wire.len_prefix(1, len(hb)), hb, wire.len_prefix(2, n) if n else b"", *parts])
 
 
@@ -254,12 +333,8 @@ def build_response(
     rh = request.header if isinstance(request, Request) else request
     hb = b""
     if keypair is not None and rh is not None:
-        h = Header(
-            version=PROTOCOL_VERSION, synapse=rh.synapse, caller=keypair.ss58_address, receiver=rh.caller,
-            nonce=rh.nonce, uuid=rh.uuid, timestamp_ns=time.time_ns(), body_sha256=digest,
-        )
-        sig = keypair.sign(_preimage(_RESPONSE_TAG, h, _response_extra(code, message)))
-        hb = replace(h, signature=sig).to_bytes()
+        hb = _signed_header(keypair, _RESPONSE_TAG, _utf8(rh.synapse), _utf8(rh.caller), rh.nonce, rh.uuid.encode(),
+                            time.time_ns(), digest, _response_extra(code, message))
     return b"".join([
         wire.varint_field(1, int(code)),
         wire.bytes_field(2, message.encode("utf-8")) if message else b"",

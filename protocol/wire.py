@@ -112,14 +112,22 @@ def fields(buf: memoryview, start: int = 0, end: int | None = None) -> Iterator[
     end = len(buf) if end is None else end
     pos = start
     while pos < end:
-        k, pos = read_varint(buf, pos, end)
+        k = buf[pos]  # one-byte keys and lengths (the common case) are read inline
+        if k < 0x80:
+            pos += 1
+        else:
+            k, pos = read_varint(buf, pos, end)
         field, wt = k >> 3, k & 7
         if field == 0:
             raise WireError("field number 0 is invalid")
         if wt == VARINT:
             v, pos = read_varint(buf, pos, end)
         elif wt == LEN:
-            n, pos = read_varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                n = buf[pos]
+                pos += 1
+            else:
+                n, pos = read_varint(buf, pos, end)
             if n > end - pos:
                 raise WireError(f"field {field}: length {n} runs past the end of the message")
             v = buf[pos : pos + n]

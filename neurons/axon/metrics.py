@@ -21,10 +21,15 @@ class AxonMetrics:
                                  registry=self.registry)
         self.active = Gauge("axon_active_handlers", "Handler slots in use", registry=self.registry)
         self._server = None
+        self._children: dict[tuple[str, str], tuple] = {}  # bounded: attached synapses (+ unknown) x codes
 
     def observe(self, synapse: str, code_name: str, seconds: float) -> None:
-        self.requests.labels(synapse, code_name).inc()
-        self.latency.labels(synapse, code_name).observe(seconds)
+        pair = self._children.get((synapse, code_name))
+        if pair is None:  # labels() takes a lock and builds a key each time: look each pair up once
+            pair = self._children[synapse, code_name] = (
+                self.requests.labels(synapse, code_name), self.latency.labels(synapse, code_name))
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def count(self, synapse: str, code_name: str) -> float:
         """Current value of one request counter (0 when never incremented)."""

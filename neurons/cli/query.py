@@ -44,7 +44,7 @@ def run(args) -> int:
     hotkey = wallet_from_config(cfg.wallet).hotkey(cfg.wallet.hotkey)
     ep, answer, elapsed = asyncio.run(_ask(spec, hotkey, endpoints, request, cfg.dendrite.timeout_s))
     print(f"validator {_who(ep)} at {ep.address} answered in {elapsed * 1e3:.0f} ms "
-          f"(subnet {answer.fields.get('subnet', spec.name)}, block {answer.fields.get('block', '?')})")
+          f"(subnet {_safe(answer.fields.get('subnet', '?'))}, block {_safe(answer.fields.get('block', '?'))})")
     mean = answer.weights.mean(0)  # [m] the gate weight of each contributing miner, averaged over rows
     print("mixture of miners: " + ", ".join(f"uid {u} (weight {float(w):.3f})" for u, w in zip(answer.uids, mean)))
     for i, (text, line) in enumerate(zip(args.texts, spec.render(answer.mixture, request))):
@@ -89,7 +89,7 @@ async def _ask(spec, hotkey, endpoints, request, timeout: float):
         for ep in endpoints[:3]:
             (result,) = await dendrite.query([ep], mixture_synapse(spec), request, timeout=timeout)
             if not result.ok:
-                failures.append(f"{_who(ep)}: {describe(result.code)} — {result.message}")
+                failures.append(f"{_who(ep)}: {describe(result.code)} — {_safe(result.message, 300)}")
                 continue
             try:
                 return ep, read_answer(spec, result, request), result.latency_s
@@ -102,6 +102,11 @@ async def _ask(spec, hotkey, endpoints, request, timeout: float):
 
 def _who(ep) -> str:
     return (f"uid {ep.uid} " if ep.uid is not None else "") + ep.hotkey[:10] + "…"
+
+
+def _safe(text: str, n: int = 40) -> str:
+    """Text from the network, printable only (no terminal control sequences), at most n characters."""
+    return "".join(c for c in str(text) if c.isprintable())[:n]
 
 
 def _short(text: str, n: int = 40) -> str:

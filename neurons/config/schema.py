@@ -52,7 +52,7 @@ class AxonSection(Section):
     host: str = Field("0.0.0.0", description="address the miner's gRPC server binds")
     port: int = Field(8091, ge=1, le=65535, description="port the miner's gRPC server binds")
     external_ip: str | None = Field(None, description="IP announced on chain (default: detected)")
-    max_request_bytes: int = Field(64 * 2**20, ge=1024, description="largest request accepted, in bytes")
+    max_request_bytes: int = Field(64 * 2**20, ge=1024, le=2**31 - 1, description="largest request accepted, in bytes")
     max_concurrency: int = Field(64, ge=1, description="requests handled at once")
     rate_limit_per_s: float = Field(50.0, gt=0, description="requests per second allowed per caller hotkey")
     min_stake: float = Field(0.0, ge=0, description="stake (TAO) a caller needs to be served")

@@ -3,8 +3,8 @@
     async with Dendrite(keypair) as d:
         results = await d.query(endpoints, "echo", {"x": x}, timeout=2.0, first_k=8)
 
-The body is encoded once per query and shared by every miner; each request gets its own
-signed header (receiver, nonce). All calls run on the event loop (no thread per call) under
+The body is encoded and hashed once per query and shared by every miner; each request gets
+its own signed header (receiver, nonce). All calls run on the event loop (no thread per call) under
 one global concurrency limit; every answer's signature is checked against the miner's hotkey.
 """
 from __future__ import annotations
@@ -68,9 +68,10 @@ class Dendrite:
             data = bytes(body)
         else:
             data = envelope.encode_body(body, fields, compression=self.compression)
+        digest = envelope.body_sha256(data)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        tasks = [loop.create_task(self._call(ep, synapse, data, deadline)) for ep in endpoints]
+        tasks = [loop.create_task(self._call(ep, synapse, data, digest, deadline)) for ep in endpoints]
         if not tasks:
             return []
         if first_k is None or first_k >= len(tasks):
@@ -93,7 +94,7 @@ class Dendrite:
                 Result(ep, ReturnCode.TIMEOUT, late, f"cancelled: {k} of {len(tasks)} answers arrived first")
                 for ep, t in zip(endpoints, tasks)]
 
-    async def _call(self, ep: Endpoint, synapse: str, body: bytes, deadline: float) -> Result:
+    async def _call(self, ep: Endpoint, synapse: str, body: bytes, digest: bytes, deadline: float) -> Result:
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
 
@@ -106,7 +107,7 @@ class Dendrite:
                 return result(ReturnCode.TIMEOUT, "deadline passed before the request was sent")
             request_uuid = str(uuid.uuid4())
             request = envelope.build_request(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
-                                             uuid=request_uuid)
+                                             uuid=request_uuid, body_sha256=digest)
             try:
                 raw = await self.channels.call(ep.address)(request, timeout=remaining)
             except grpc.aio.AioRpcError as e:

@@ -38,7 +38,7 @@ class Children:
     def start(self, name: str, argv: list[str], env: dict | None = None) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        with open(log_path, "wb") as out:
+        with open(log_path, "ab") as out:   # a restarted child appends to its log
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env={**os.environ, **(env or {})}, start_new_session=True)
         child = Child(name, proc, log_path)

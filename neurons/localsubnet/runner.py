@@ -52,7 +52,7 @@ class LocalSubnet:
     block_time: float = 1.0
     timeout_s: float = 600.0
     validator_args: list[str] = field(default_factory=list)
-    api: bool = True               # validators also serve the mixture to applications (`neuron query`)
+    api: bool = False              # validators also serve the mixture to applications (`neuron query`)
     netuid: int | None = None
     uids: dict[str, int] = field(default_factory=dict)
     records: list[EpochRecord] = field(default_factory=list)

@@ -56,7 +56,8 @@ def _local_available(chain_spec: str | None) -> bool:
 def run_demo(args) -> int:
     t0 = time.monotonic()
     out = Path(args.out).expanduser()
-    shutil.rmtree(out / "state", ignore_errors=True)
+    for old in ("state", "logs"):   # a fresh subnet: no scores or logs from an earlier run
+        shutil.rmtree(out / old, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     spec = load_subnet(args.subnet)
     models = args.models.split(",") if args.models else DEFAULT_MODELS.get(args.subnet, list(spec.miners()))
@@ -68,7 +69,7 @@ def run_demo(args) -> int:
         hp = {_RENAMED.get(k, k): v for k, v in spec.hyperparameters.items() if k != "tempo"}
         hp.pop("weights_rate_limit", None)
         sub = LocalSubnet(chain, url, args.subnet, plan, out, epochs=args.epochs, tempo=args.tempo,
-                          block_time=args.block_time, timeout_s=args.timeout,
+                          block_time=args.block_time, timeout_s=args.timeout, api=True,
                           validator_args=["--validator.batch_size", str(args.batch_size),
                                           "--validator.ema_alpha", str(args.ema_alpha),
                                       "--validator.weights_interval_blocks", str(max(1, args.tempo // 2))])

@@ -56,13 +56,17 @@ class AppQuery:
 
 
 def checked_output(spec, result: Result, request) -> dict | None:
-    """A miner's answer if it succeeded and matches the synapse's response spec, else None."""
+    """A miner's answer if it succeeded and matches the synapse's response spec, else None.
+
+    An answer that arrived but breaks the spec (shape, dtype, NaN, bounds) turns `result` into
+    INVALID_RESPONSE, so logs and callers see why the miner scored 0, not a SUCCESS."""
     if not result.ok:
         return None
     try:
         spec.validate_response(result.tensors, request)
     except ValueError as e:
         log.debug("uid %s invalid response: %s", result.uid, e)
+        result.code, result.message, result.tensors = ReturnCode.INVALID_RESPONSE, f"answer breaks the synapse spec: {e}", {}
         return None
     return result.tensors
 
@@ -140,23 +144,26 @@ async def serve_api(validator, dendrite: Dendrite) -> tuple[Axon, MixtureAPI]:
                 verify=auth.verify)
     port = await axon.start()
     ip = v.api_external_ip or "127.0.0.2"
-    announce(validator.chain, validator.sync.metagraph, validator.netuid, validator.uid, validator.hotkey, ip, port)
-    log.info("API: %s on %s:%d (announced %s:%d), min stake %g TAO, %g req/s + %g per TAO (max %g)",
-             mixture_synapse(spec), v.api_host, port, ip, port, v.api_min_stake, v.api_rate_per_s,
-             v.api_rate_per_tao, v.api_rate_max)
+    announced = announce(validator.chain, validator.sync.metagraph, validator.netuid, validator.uid,
+                         validator.hotkey, ip, port)
+    log.info("API: %s on %s:%d (%s), min stake %g TAO, %g req/s + %g per TAO (max %g)",
+             mixture_synapse(spec), v.api_host, port, f"announced on chain as {ip}:{port}" if announced
+             else "not announced", v.api_min_stake, v.api_rate_per_s, v.api_rate_per_tao, v.api_rate_max)
     return axon, api
 
 
-def announce(chain, mg, netuid: int, uid: int, hotkey, ip: str, port: int) -> None:
-    """serve_axon(protocol=API_PROTOCOL) unless the chain already says exactly that; failures are logged."""
+def announce(chain, mg, netuid: int, uid: int, hotkey, ip: str, port: int) -> bool:
+    """serve_axon(protocol=API_PROTOCOL) unless the chain already says exactly that; False (logged) on failure."""
     current = mg.axons[uid] if uid < mg.n else None
     if current is not None and (current.ip, current.port, current.protocol) == (ip, port, API_PROTOCOL):
-        return
+        return True
     try:
         chain.serve_axon(netuid, hotkey, ip, port, protocol=API_PROTOCOL)
     except ChainError as e:
         log.warning("API not announced on chain (%s); applications can still reach it with "
                     "`neuron query --validator %s:%d --validator-hotkey %s`", e, ip, port, hotkey.ss58_address)
+        return False
+    return True
 
 
 # -- the application's side -------------------------------------------------------------------

@@ -20,7 +20,7 @@ def test_neuron_query_prints_the_mixtures_answer(tmp_path):
     url = f"dev:{tmp_path / 'chain.sqlite'}"
     chain = DevChain(str(tmp_path / "chain.sqlite"))
     sub = LocalSubnet(chain, url, "text-embedding", default_plan(["bow", "random"], n_validators=1), tmp_path,
-                      tempo=6, block_time=0.2, timeout_s=120,
+                      tempo=6, block_time=0.2, timeout_s=120, api=True,
                       validator_args=["--validator.batch_size", "8", "--validator.api_min_stake", "0"])
     children = Children(tmp_path / "logs")
     try:
