@@ -1,7 +1,9 @@
 """Sign, submit and check one extrinsic; runtime failures become the typed errors of chain.errors.
 
 The extrinsic is signed once and the same bytes are re-sent if the socket drops mid-submit, so a
-retry can never execute the call twice (the chain rejects a reused nonce as outdated).
+retry can never execute the call twice (the chain rejects a reused nonce as outdated); when the
+re-sent copy is refused that way, the first copy is looked up in the new blocks, so the caller learns
+that its call went in (with its real result) instead of a false "rejected".
 A sudo call "succeeds" even when its inner call fails, so the `Sudid` event's result is checked too.
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from substrateinterface import Keypair
+from substrateinterface import ExtrinsicReceipt, Keypair
 from substrateinterface.exceptions import SubstrateRequestException
 
 from chain.errors import ChainConnectionError, ExtrinsicError, error_from_name
@@ -74,13 +76,28 @@ class Submitter:
                 c = s.compose_call("Sudo", "sudo", {"call": c})
             return s.create_signed_extrinsic(call=c, keypair=signer)
 
+        sends = 0
+
+        def send(s):
+            nonlocal sends
+            sends += 1
+            return s.submit_extrinsic(xt, wait_for_inclusion=True)
+
         with self._lock:
             t0 = time.perf_counter()
             xt = self._conn.run(sign)
+            first_block = self._conn.run(lambda s: s.get_block_number(None))
             try:
-                receipt = self._conn.run(lambda s: s.submit_extrinsic(xt, wait_for_inclusion=True))
+                receipt = self._conn.run(send)
             except SubstrateRequestException as exc:
-                raise _pool_error(exc, what) from exc
+                error = _pool_error(exc, what)
+                # the socket dropped after the node took the first copy: the re-sent one is refused as
+                # stale, but the call went in, so find its block and report what really happened
+                receipt = self._find_included(xt, first_block) if sends > 1 and error.name == "Stale" else None
+                if receipt is None:
+                    raise error from exc
+                log.info("%s: the answer was lost with the connection; found the extrinsic in block %s",
+                         what, receipt.block_number)
             except ChainConnectionError as exc:
                 raise ChainConnectionError(f"{what}: {exc}", hint="the extrinsic may or may not have been "
                                            "included: check the chain state before retrying") from exc
@@ -96,6 +113,24 @@ class Submitter:
             self._check_sudid(events, what)
         log.debug("%s by %s ok in %.0f ms", what, signer.ss58_address[:8], elapsed * 1e3)
         return events
+
+    def _find_included(self, xt, first_block: int, wait_s: float = 30.0, max_blocks: int = 5) -> ExtrinsicReceipt | None:
+        """The receipt of `xt` if it is in a block after `first_block`, waiting up to `wait_s` (and at
+        most `max_blocks` new blocks) for a copy still in the node's pool to be included."""
+        want = "0x" + xt.extrinsic_hash.hex()
+        seen, deadline = first_block, time.monotonic() + wait_s
+        while True:
+            head = self._conn.run(lambda s: s.get_block_number(None))
+            for n in range(seen + 1, head + 1):
+                block_hash = self._conn.run(lambda s: s.get_block_hash(n))
+                block = self._conn.run(lambda s: s.get_block(block_hash=block_hash))
+                if any(e.extrinsic_hash and "0x" + e.extrinsic_hash.hex() == want for e in block["extrinsics"]):
+                    return ExtrinsicReceipt(substrate=self._conn.substrate, extrinsic_hash=want,
+                                            block_hash=block_hash, block_number=n)
+            seen = head
+            if time.monotonic() > deadline or head - first_block >= max_blocks:
+                return None
+            time.sleep(0.5)
 
     def _check_sudid(self, events: list[Event], what: str) -> None:
         for ev in events:

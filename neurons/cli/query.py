@@ -29,6 +29,7 @@ def run(args) -> int:
     from neurons.cli.errors import CLIError
     from neurons.config import load_config
     from neurons.plugins import load_subnet
+    from neurons.validator.api_client import answer_lines
     from neurons.wallet import wallet_from_config
 
     torch.set_num_threads(1)
@@ -42,13 +43,8 @@ def run(args) -> int:
         raise CLIError(f"cannot build a {spec.name} request from these texts: {e}") from None
     endpoints = _endpoints(args, cfg)
     hotkey = wallet_from_config(cfg.wallet).hotkey(cfg.wallet.hotkey)
-    ep, answer, elapsed = asyncio.run(_ask(spec, hotkey, endpoints, request, cfg.dendrite.timeout_s))
-    print(f"validator {_who(ep)} at {ep.address} answered in {elapsed * 1e3:.0f} ms "
-          f"(subnet {_safe(answer.fields.get('subnet', '?'))}, block {_safe(answer.fields.get('block', '?'))})")
-    mean = answer.weights.mean(0)  # [m] the gate weight of each contributing miner, averaged over rows
-    print("mixture of miners: " + ", ".join(f"uid {u} (weight {float(w):.3f})" for u, w in zip(answer.uids, mean)))
-    for i, (text, line) in enumerate(zip(args.texts, spec.render(answer.mixture, request))):
-        print(f"[{i}] {_short(text)}: {line}")
+    ep, answer, seconds = asyncio.run(_ask(spec, hotkey, endpoints, request, cfg.dendrite.timeout_s))
+    print("\n".join(answer_lines(spec, ep, answer, seconds, request, list(args.texts))))
     return 0
 
 
@@ -67,7 +63,7 @@ def _endpoints(args, cfg):
     if cfg.chain.netuid is None:
         raise CLIError("say which validator to ask: --chain URL --netuid N, or --validator HOST:PORT --validator-hotkey SS58")
     import chain as chain_mod
-    from neurons.validator.api import api_endpoints
+    from neurons.validator.api_client import api_endpoints
 
     with chain_mod.connect(cfg.chain.url) as chain:
         found = api_endpoints(chain.metagraph(cfg.chain.netuid))
@@ -78,37 +74,13 @@ def _endpoints(args, cfg):
 
 
 async def _ask(spec, hotkey, endpoints, request, timeout: float):
-    """Try the validators in order (largest stake first) until one answers; (endpoint, answer, seconds)."""
     from neurons.cli.errors import CLIError
     from neurons.dendrite import Dendrite
-    from neurons.validator.api import mixture_synapse, read_answer
-    from protocol.codes import describe
+    from neurons.validator.api_client import NoValidatorAnswered, ask_validators
 
-    failures = []
     async with Dendrite(hotkey) as dendrite:
-        for ep in endpoints[:3]:
-            (result,) = await dendrite.query([ep], mixture_synapse(spec), request, timeout=timeout)
-            if not result.ok:
-                failures.append(f"{_who(ep)}: {describe(result.code)} — {_safe(result.message, 300)}")
-                continue
-            try:
-                return ep, read_answer(spec, result, request), result.latency_s
-            except ValueError as e:
-                failures.append(f"{_who(ep)}: malformed answer: {e}")
-    raise CLIError("no validator answered:\n  " + "\n  ".join(failures),
-                   hint="BLACKLISTED: your hotkey needs stake (see the validator's api_min_stake); "
-                        "RATE_LIMITED: wait a moment")
-
-
-def _who(ep) -> str:
-    return (f"uid {ep.uid} " if ep.uid is not None else "") + ep.hotkey[:10] + "…"
-
-
-def _safe(text: str, n: int = 40) -> str:
-    """Text from the network, printable only (no terminal control sequences), at most n characters."""
-    return "".join(c for c in str(text) if c.isprintable())[:n]
-
-
-def _short(text: str, n: int = 40) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= n else text[: n - 1] + "…")
+        try:
+            return await ask_validators(spec, dendrite, endpoints, request, timeout=timeout)
+        except NoValidatorAnswered as e:
+            raise CLIError(str(e), hint="BLACKLISTED: your hotkey needs stake (see the validator's api_min_stake); "
+                                        "RATE_LIMITED: wait a moment") from None

@@ -66,7 +66,7 @@ class DendriteSection(Section):
 
 
 class MinerSection(Section):
-    model: str = Field("echo", description="model the miner serves")
+    model: str = Field("minilm", description="reference model of the subnet the miner serves (`neuron subnet show NAME`)")
 
 
 class ValidatorSection(Section):
@@ -88,7 +88,7 @@ class ValidatorSection(Section):
 
 
 class SubnetSection(Section):
-    name: str = Field("echo", description="incentive spec (registered subnet plugin name)")
+    name: str = Field("text-embedding", description="incentive spec: a registered subnet name (`neuron subnet list`) or module:Class")
 
 
 class LoggingSection(Section):

@@ -19,6 +19,14 @@ log = logging.getLogger("opensubnet.localsubnet")
 _RENAMED = {"commit_reveal": "commit_reveal_enabled"}
 DEFAULT_MODELS = {"text-embedding": ["minilm", "bow", "random", "random:1"],
                   "text-next-token": ["transformer", "ngram", "uniform", "uniform:1"]}
+# what the demo asks a validator's API at the end, as an application would (`neuron query`)
+SAMPLE_TEXTS = {
+    "text-embedding": ["Return the contents of the file as bytes.",
+                       "def read_bytes(path):\n    with open(path, 'rb') as f:\n        return f.read()",
+                       "Open a TCP connection to host and port.",
+                       "def connect(host, port):\n    return socket.create_connection((host, port))"],
+    "text-next-token": ["import os\nimport ", "def main():\n    for i in range("],
+}
 
 
 def choose_chain(kind: str, chain_spec: str | None, out: Path):
@@ -84,6 +92,9 @@ def run_demo(args) -> int:
         print(f"\nsubnet {sub.netuid} ({args.subnet}) on the {which}, after {len(sub.records)} epochs "
               f"({time.monotonic() - t0:.0f} s):\n")
         print(format_table(rows))
+        if args.subnet in SAMPLE_TEXTS:
+            print("\nan application's query through the validators' API (`neuron query`):")
+            print("\n".join(application_query(spec, chain, sub.netuid, plan, SAMPLE_TEXTS[args.subnet])))
         png = plot_incentive(plan, sub.uids, sub.records, out / "incentive.png",
                              f"{args.subnet}: incentive per miner over epochs")
         (out / "results.json").write_text(json.dumps({"rows": rows, "chain": which, "netuid": sub.netuid}, indent=1))
@@ -94,3 +105,25 @@ def run_demo(args) -> int:
         chain.close()
         if stop_chain:
             stop_chain()
+
+
+def application_query(spec, chain, netuid: int, plan, texts: list[str]) -> list[str]:
+    """Ask the best-staked validator's API with the first validator's (staked) hotkey; printable lines."""
+    import asyncio
+
+    from neurons.dendrite import Dendrite
+    from neurons.validator.api_client import answer_lines, api_endpoints, ask_validators
+    from neurons.wallet import DevWallet
+
+    caller = DevWallet(next(p for p in plan if p.role == "validator").coldkey_uri).hotkey()
+    request = spec.request_from_text(texts)
+
+    async def ask():
+        async with Dendrite(caller) as dendrite:
+            return await ask_validators(spec, dendrite, api_endpoints(chain.metagraph(netuid)), request, timeout=15)
+    try:
+        ep, answer, seconds = asyncio.run(ask())
+    except Exception as e:  # noqa: BLE001 - the demo's result stands without this extra
+        log.warning("application query failed: %s", e)
+        return [f"(no answer: {e})"]
+    return answer_lines(spec, ep, answer, seconds, request, texts)

@@ -11,14 +11,15 @@ Wire contract (the same signed gRPC protocol miners speak):
 Serving one request: validate → features → the gate's plain top-k (no exploration) → query those
 miners under the caller's deadline → mix the valid answers → answer. All of it runs on the
 validator's event loop between the scoring loop's awaits; the gate is shared but only read here
-(the scoring loop alone trains it). Who may call, and how often, is `api_auth.ApiAuth`.
+(the scoring loop alone trains it). Who may call, and how often, is `api_auth.ApiAuth`; the
+application's side (find, ask, check, print) is `api_client`.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
@@ -164,32 +165,3 @@ def announce(chain, mg, netuid: int, uid: int, hotkey, ip: str, port: int) -> bo
                     "`neuron query --validator %s:%d --validator-hotkey %s`", e, ip, port, hotkey.ss58_address)
         return False
     return True
-
-
-# -- the application's side -------------------------------------------------------------------
-def api_endpoints(mg) -> list[Endpoint]:
-    """Validators announcing the API on this subnet, largest stake first."""
-    found = [u for u, a in enumerate(mg.axons) if a is not None and a.serving and a.protocol == API_PROTOCOL]
-    found.sort(key=lambda u: -float(mg.stake[u]))
-    return [Endpoint(mg.hotkeys[u], mg.axons[u].ip, mg.axons[u].port, u) for u in found]
-
-
-@dataclass
-class MixtureAnswer:
-    mixture: Any              # what spec.render takes
-    uids: list[int]           # [m] the miners that contributed
-    weights: torch.Tensor     # [batch, m] their gate weights
-    fields: dict[str, str]
-
-
-def read_answer(spec, result: Result, request) -> MixtureAnswer:
-    """A validator's SUCCESS result checked against the request; ValueError names what is wrong."""
-    tensors = dict(result.tensors)
-    uids, weights = tensors.pop("uids", None), tensors.pop("weights", None)
-    if not (isinstance(uids, torch.Tensor) and uids.dtype == torch.int64 and uids.dim() == 1 and uids.numel() >= 1):
-        raise ValueError("answer tensor 'uids' must be a non-empty int64 vector")
-    batch = next(iter(request.values())).shape[0]
-    if not (isinstance(weights, torch.Tensor) and weights.dtype == torch.float32
-            and tuple(weights.shape) == (batch, uids.numel()) and bool(torch.isfinite(weights).all())):
-        raise ValueError(f"answer tensor 'weights' must be finite float32 [{batch}, {uids.numel()}]")
-    return MixtureAnswer(spec.from_answer(tensors, request), uids.tolist(), weights, dict(result.fields))

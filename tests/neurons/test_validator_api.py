@@ -19,7 +19,8 @@ from neurons.localsubnet.plan import NeuronPlan
 from neurons.localsubnet.runner import LocalSubnet
 from neurons.miner import make_forward
 from neurons.sync import MetagraphSync
-from neurons.validator.api import API_PROTOCOL, AppQuery, mixture_synapse, read_answer, serve_api
+from neurons.validator.api import API_PROTOCOL, AppQuery, mixture_synapse, serve_api
+from neurons.validator.api_client import read_answer
 from neurons.validator.loop import Validator
 from neurons.validator.routing import masked_softmax
 from neurons.wallet import DevWallet
@@ -190,7 +191,7 @@ def test_more_stake_buys_more_requests_per_second(net, tmp_path):
     # rates: rich 1 + 0.01 * 2000 = 21/s (burst 21), poor 1 + 0.01 * 20 = 1.2/s (burst 1.2)
     assert set(rich) | set(poor) <= {ReturnCode.SUCCESS, ReturnCode.RATE_LIMITED}
     assert rich.count(ReturnCode.SUCCESS) >= 10
-    assert 1 <= poor.count(ReturnCode.SUCCESS) <= 3 and ReturnCode.RATE_LIMITED in poor
+    assert 1 <= poor.count(ReturnCode.SUCCESS) <= 4 and ReturnCode.RATE_LIMITED in poor  # 1 + what refilled meanwhile
 
 
 def test_api_and_scoring_loop_share_the_event_loop(net, tmp_path):

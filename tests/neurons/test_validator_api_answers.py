@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neurons.dendrite import Endpoint, Result
-from neurons.validator.api import read_answer
+from neurons.validator.api_client import read_answer
 from protocol.codes import ReturnCode
 from subnets.registry import get
 from subnets.spec import SpecError

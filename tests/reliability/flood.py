@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,18 +68,14 @@ async def steady_queries(d: Dendrite, ep, body: bytes, rate: float, seconds: flo
     return phase
 
 
-def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, pin: bool = True) -> FloodResult:
+def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int) -> FloodResult:
     from flooder import request_body
 
     plan = [NeuronPlan("validator", "validator", stake_tao=1000), NeuronPlan("miner", "lowstake", stake_tao=1),
             NeuronPlan("miner", "miner")]
     sub = DevSubnet(tmp, plan)
-    before = os.sched_getaffinity(0)
     try:
         miner = sub.start_miner("miner", "bow")
-        if pin:  # miner + validator on CPU 0, flooders on CPU 1: the flood costs the miner only its handling
-            os.sched_setaffinity(miner.proc.pid, {0})
-            os.sched_setaffinity(0, {0})
         sub.wait_serving(["miner"])
         ep = sub.endpoint("miner")
         body = request_body()
@@ -95,8 +90,7 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, pin: 
                 for name, uri in FLOODERS.items():
                     sub.start_script(f"flood-{name}", "flooder.py", [
                         "--uri", uri, "--target", target, "--seconds", str(seconds + 4), "--concurrency",
-                        str(concurrency), "--out", str(tmp / f"{name}.json"), "--ready", str(tmp / f"{name}.ready"),
-                        *(["--cpu", "1"] if pin else [])])
+                        str(concurrency), "--out", str(tmp / f"{name}.json"), "--ready", str(tmp / f"{name}.ready"),]),
                 deadline = time.monotonic() + 60
                 while not all((tmp / f"{n}.ready").exists() for n in FLOODERS):
                     if time.monotonic() > deadline or sub.children.dead():
@@ -114,8 +108,6 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, pin: 
         flooders = {n: json.loads((tmp / f"{n}.json").read_text()) for n in FLOODERS}
         return FloodResult(alone, flooded, flooders, tuple(rss))
     finally:
-        if pin:
-            os.sched_setaffinity(0, before)
         sub.close()
 
 

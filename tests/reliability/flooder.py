@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import time
 from pathlib import Path
 
@@ -59,8 +58,5 @@ if __name__ == "__main__":
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--out", required=True)
     p.add_argument("--ready", required=True)
-    p.add_argument("--cpu", type=int, default=None, help="pin to this CPU (a flooder on another machine)")
     a = p.parse_args()
-    if a.cpu is not None:
-        os.sched_setaffinity(0, {a.cpu})
     Path(a.out).write_text(json.dumps(asyncio.run(flood(a))))
