@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from chain import Chain
-from chain.errors import ChainError
+from chain.errors import ChainConnectionError, ChainError
 from chain.weights import explain_weights_rejection, scores_to_u16
 from neurons.config.schema import NeuronConfig
 from neurons.dendrite import Dendrite
@@ -42,6 +42,14 @@ def challenge_seed(hotkey: str, netuid: int, step: int) -> int:
     """Deterministic per (validator, subnet, step): a logged seed replays the exact challenge."""
     digest = hashlib.sha256(f"{hotkey}:{netuid}:{step}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
 
 
 class Validator:
@@ -122,15 +130,20 @@ class Validator:
         async with Dendrite(self.hotkey, max_concurrency=self.cfg.dendrite.max_concurrency) as dendrite:
             api = await serve_api(self, dendrite) if self.cfg.validator.api_port is not None else None
             try:
-                n = 0
+                n = outage = 0
                 while not stop.is_set() and (max_steps is None or n < max_steps):
-                    await self.step(dendrite)
+                    try:
+                        await self.step(dendrite)
+                    except ChainConnectionError as e:  # the node restarts or the network blips: redo the step
+                        outage += 1
+                        wait = min(2.0 ** outage, 60.0)
+                        log.warning("chain unreachable, step %d not done (%s); retrying in %.0fs", self.state.step, e, wait)
+                        await _wait(stop, wait)
+                        continue
+                    outage = 0
                     n += 1
                     if pause_s:
-                        try:
-                            await asyncio.wait_for(stop.wait(), timeout=pause_s)
-                        except asyncio.TimeoutError:
-                            pass
+                        await _wait(stop, pause_s)
             finally:
                 if api is not None:
                     await api[0].stop()

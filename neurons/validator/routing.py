@@ -37,7 +37,10 @@ def select(
     others = serving.clone()
     others[top] = False
     candidates = others.nonzero().flatten()
-    picked = candidates[torch.randperm(candidates.numel(), generator=generator)[:explore]]
+    if explore > 0:  # no draw otherwise: plain top-k must not move the exploration sequence
+        picked = candidates[torch.randperm(candidates.numel(), generator=generator)[:explore]]
+    else:
+        picked = candidates[:0]
     uids = torch.cat([top, picked])
     explored = torch.arange(uids.numel()) >= top.numel()
     return Route(uids=uids, explored=explored, serving=serving.clone())

@@ -175,3 +175,15 @@ def test_the_spec_contract_and_output_validity():
     for bad in (None, {}, [torch.zeros(1)], {"y": [1.0]}, {"y": torch.tensor([float("nan")])},
                 {"y": torch.tensor([1.0]), "z": torch.tensor([float("-inf")])}):
         assert not valid_output(bad), bad
+
+
+def test_plain_top_k_does_not_consume_the_exploration_rng():
+    import torch
+    from neurons.validator.routing import select
+
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    logits, serving = torch.randn(4, 10), torch.ones(10, dtype=torch.bool)
+    select(logits, serving, top_k=3, explore=0, generator=g1)   # an API query: top-k only
+    a = select(logits, serving, top_k=3, explore=2, noise_std=0.1, generator=g1)
+    b = select(logits, serving, top_k=3, explore=2, noise_std=0.1, generator=g2)
+    assert torch.equal(a.uids, b.uids)
