@@ -175,14 +175,32 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))]
 
 
+PIDS: list[int] = []  # the validator and the miner processes, for cpu_seconds()
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by the validator and all miner processes (Linux /proc; 0 elsewhere).
+
+    CPU per request moves less with what else the machine runs than req/s and latency do."""
+    total = 0.0
+    for pid in PIDS:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
 class Meter:
-    """Step latencies and verified answers of one stack, accumulated over measuring windows."""
+    """Step latencies, verified answers and CPU time of one stack, accumulated over measuring windows."""
 
     def __init__(self, step, n: int):
-        self.step, self.n, self.lat, self.ok, self.busy = step, n, [], 0, 0.0
+        self.step, self.n, self.lat, self.ok, self.busy, self.cpu = step, n, [], 0, 0.0, 0.0
 
     async def window(self, seconds: float) -> None:
-        t_start = time.perf_counter()
+        t_start, c_start = time.perf_counter(), cpu_seconds()
         while True:  # at least one step per window
             t0 = time.perf_counter()
             self.ok += sum(await self.step())
@@ -190,11 +208,12 @@ class Meter:
             if time.perf_counter() - t_start >= seconds:
                 break
         self.busy += time.perf_counter() - t_start
+        self.cpu += cpu_seconds() - c_start
 
     def summary(self) -> dict:
         return {"steps": len(self.lat), "p50_ms": percentile(self.lat, 50) * 1e3,
                 "p99_ms": percentile(self.lat, 99) * 1e3, "rps": self.ok / self.busy,
-                "success": self.ok / (self.n * len(self.lat))}
+                "success": self.ok / (self.n * len(self.lat)), "cpu_us": self.cpu / max(self.ok, 1) * 1e6}
 
 
 async def measure(meters: dict[str, Meter], seconds: float, rounds: int = 3) -> dict[str, dict]:
@@ -251,6 +270,7 @@ async def validator(miners, args) -> list[tuple]:
                 rows.append((n, pname, r))
                 print(f"{n:4d} axons {pname:>5}: " + " | ".join(
                     f"{STACKS[k]} p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms {m['rps']:.0f} req/s "
+                    f"{m['cpu_us']:.0f} µs CPU/req "
                     f"ok {m['success']:.0%}" for k, m in r.items())
                     + f" | opensubnet/http x{r['opensubnet']['rps'] / r['http']['rps']:.1f}", flush=True)
     for ch in raw_channels:
@@ -267,24 +287,27 @@ def floors(rows) -> str:
     out = []
     for n, p, r in rows:
         ours, ratio = r["opensubnet"], r["opensubnet"]["rps"] / r["http"]["rps"]
-        share = ours["rps"] / r["raw"]["rps"]
+        share = f"{ours['rps'] / r['raw']['rps']:.0%} of plain gRPC's req/s"
+        if r["raw"]["cpu_us"] > 0:
+            share += f", {ours['cpu_us'] / r['raw']['cpu_us']:.1f}× its CPU per request"
         if p == "1MiB":
             out.append(f"- {n} axons, 1 MiB: {ratio:.1f}× the baseline's req/s "
-                       f"({'meets' if ratio >= 3 else 'MISSES'} the 3× floor); {share:.0%} of plain gRPC")
+                       f"({'meets' if ratio >= 3 else 'MISSES'} the 3× floor); {share}")
         elif n == 64:
             out.append(f"- 64 axons, 4 KiB: step p99 {ours['p99_ms']:.1f} ms "
-                       f"({'meets' if ours['p99_ms'] < 50 else 'MISSES'} the 50 ms floor); {share:.0%} of plain gRPC")
+                       f"({'meets' if ours['p99_ms'] < 50 else 'MISSES'} the 50 ms floor); {share}")
     return "\n".join(out)
 
 
 def table(rows) -> str:
-    lines = ["| axons | payload | stack | steps | step p50 ms | step p99 ms | req/s | success | req/s vs HTTP |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| axons | payload | stack | steps | step p50 ms | step p99 ms | req/s | success | CPU µs/req | "
+             "req/s vs HTTP |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n, p, r in rows:
         for key, m in r.items():
             ratio = f"{m['rps'] / r['http']['rps']:.1f}×"
+            ratio = f"**{ratio}**" if key == "opensubnet" else ratio
             lines.append(f"| {n} | {p} | {STACKS[key]} | {m['steps']} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
-                         f"{m['rps']:.0f} | {m['success']:.1%} | {f'**{ratio}**' if key == 'opensubnet' else ratio} |")
+                         f"{m['rps']:.0f} | {m['success']:.1%} | {m['cpu_us']:.0f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -317,6 +340,7 @@ def main() -> int:
     for parent in pipes:
         miners += parent.recv()
     miners.sort(key=lambda m: m["hotkey"])  # any fixed order; every stack uses the same miners
+    PIDS[:] = [os.getpid()] + [p.pid for p in procs]
     load0 = os.getloadavg()[0]
     print(f"{len(miners)} miners up in {args.workers} processes ({time.perf_counter() - t0:.1f} s); "
           f"{os.cpu_count()} cores, load average {load0:.1f}, python {platform.python_version()}", flush=True)
@@ -345,8 +369,10 @@ Command: `{cmd}` — one validator process, miners in {workers} worker processes
 fan-out for ~{seconds:g} s per row, in three alternating windows after one warm-up step;
 every request and response is sr25519-signed and body-hashed on both signed stacks, and each
 miner echoes the float32 tensor back (so each request moves the payload both ways). req/s counts
-verified successful answers; "step" is one query to all axons. The plain gRPC row (raw bytes,
-no envelope, no signatures) is the transport's ceiling, not a competitor.
+verified successful answers; "step" is one query to all axons; "CPU µs/req" is the CPU time of
+the validator and all miner processes per verified answer (it moves less with the machine's
+other load than req/s and latency do). The plain gRPC row (raw bytes, no envelope, no signatures)
+is the transport's ceiling, not a competitor.
 
 {table}
 
