@@ -108,8 +108,10 @@ class Validator:
         hp = self.chain.hyperparameters(self.netuid)
         uids, values = scores_to_u16(weights, min_allowed_weights=hp.min_allowed_weights,
                                      max_weight_limit=hp.max_weight_limit)
+        # checked against the current block, the earliest an extrinsic can land in (the dev ledger in
+        # real-time mode puts it there; a node in the next one): never a submission inside the rate limit
         reason = explain_weights_rejection(mg, hp, self.hotkey.ss58_address, uids, values,
-                                           hp.weights_version, block=block + 1)
+                                           hp.weights_version, block=block)
         if reason:
             log.info("weights skipped at block %d: %s", block, reason)
             return

@@ -113,3 +113,4 @@ if __name__ == "__main__":
     p.add_argument("--netuid", type=int, required=True)
     p.add_argument("faults", nargs="+", help="FAULT=NAME")
     asyncio.run(main(p.parse_args()))
+    os._exit(0)  # do not wait for the "hang" handler's thread at exit

@@ -3,7 +3,8 @@
 One real `neuron miner` (bow model, default axon limits: 50 req/s per hotkey, priority by stake).
 A registered validator (1000 TAO) queries it at a steady rate from this process, first alone, then
 while two flooder processes (an unregistered hotkey and a registered 1-TAO hotkey) send signed
-requests to the same miner as fast as they can. Reported: the validator's latency percentiles and
+requests to the same miner as fast as they can (at `nice`; 19 stands in for flooders on other hosts,
+which cannot take the miner's CPU). Reported: the validator's latency percentiles and
 success rate in both phases, what the flooders got back, and the miner's RSS before and after.
 """
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def steady_queries(d: Dendrite, ep, body: bytes, rate: float, seconds: flo
     return phase
 
 
-def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int) -> FloodResult:
+def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, nice: int = 0) -> FloodResult:
     from flooder import request_body
 
     plan = [NeuronPlan("validator", "validator", stake_tao=1000), NeuronPlan("miner", "lowstake", stake_tao=1),
@@ -90,7 +91,8 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int) -> Fl
                 for name, uri in FLOODERS.items():
                     sub.start_script(f"flood-{name}", "flooder.py", [
                         "--uri", uri, "--target", target, "--seconds", str(seconds + 4), "--concurrency",
-                        str(concurrency), "--out", str(tmp / f"{name}.json"), "--ready", str(tmp / f"{name}.ready"),]),
+                        str(concurrency), "--out", str(tmp / f"{name}.json"), "--ready", str(tmp / f"{name}.ready"),
+                        "--nice", str(nice)])
                 deadline = time.monotonic() + 60
                 while not all((tmp / f"{n}.ready").exists() for n in FLOODERS):
                     if time.monotonic() > deadline or sub.children.dead():

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chain.dev import DevChain
+from neurons.dendrite import Endpoint
 from neurons.localsubnet.plan import NeuronPlan
 from neurons.localsubnet.procs import Children
-from neurons.localsubnet.runner import AXON_IP, LocalSubnet, _free_port
+from neurons.localsubnet.runner import AXON_IP, LocalSubnet
 from neurons.wallet import DevWallet
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +66,7 @@ class DevSubnet:
         """The real `neuron miner` process (one torch thread, as the CLI sets)."""
         return self.children.python(name, ["miner", *self.common_args(), "--wallet", f"//opensubnet/{name}",
                                            "--miner.model", model, "--axon.host", AXON_IP,
-                                           "--axon.external_ip", AXON_IP, "--axon.port", str(_free_port()),
+                                           "--axon.external_ip", AXON_IP, "--axon.port", str(free_port()),
                                            *(extra or [])])
 
     def start_validator(self, name: str, extra: list[str] | None = None, pause: float = 0.0, log_name: str | None = None):
@@ -92,8 +94,7 @@ class DevSubnet:
                 raise TimeoutError(f"not serving after {timeout:.0f}s: {missing}")
             time.sleep(0.2)
 
-    def endpoint(self, name: str):
-        from neurons.dendrite import Endpoint
+    def endpoint(self, name: str) -> Endpoint:
         mg = self.chain.metagraph(self.netuid)
         ax = mg.axons[self.uids[name]]
         return Endpoint(mg.hotkeys[self.uids[name]], ax.ip, ax.port, self.uids[name])
@@ -101,6 +102,12 @@ class DevSubnet:
     def close(self) -> None:
         self.children.stop_all()
         self.chain.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --- /proc readings ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`--long` (or OPENSUBNET_LONG=1) runs the full versions: 50 validator kill cycles, more chain drops."""
+"""Options for the whole suite. `--long` (or OPENSUBNET_LONG=1): the full reliability runs (50 validator kill cycles, more chain drops)."""
 from __future__ import annotations
 
 
