@@ -5,8 +5,6 @@ connections, stall them (bytes stop flowing, the socket stays open) or shut it d
 """
 from __future__ import annotations
 
-import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
@@ -15,75 +13,14 @@ from localnet_fixture import local_chain  # noqa: F401  (pytest fixture)
 
 from chain.errors import ChainConnectionError
 from chain.subtensor import SubtensorChain
+from tcp_proxy import ChainProxy
 
 pytestmark = pytest.mark.localnet
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:port to `target`; can cut, stall or refuse connections."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.accepted = 0
-        self._stalled: set = set()
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self.accepted += 1
-            self._pairs.append((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while data := src.recv(65536):
-                if (src, dst) in self._stalled:
-                    continue                  # swallow: the peer never hears back
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self):
-        """Close every open connection (a dropped websocket)."""
-        for a, b in self._pairs:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        self._pairs.clear()
-
-    def stall(self):
-        """Open connections stop delivering (a stale websocket); new ones work."""
-        self._stalled = {p for a, b in self._pairs for p in ((a, b), (b, a))}
-
-    def close(self):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the blocked accept()
-        except OSError:
-            pass
-        self.listener.close()
-        self.cut()
-
-
 @pytest.fixture
 def proxy(local_chain):
-    p = TcpProxy(urlparse(local_chain.url).port)
+    p = ChainProxy(urlparse(local_chain.url).port)
     yield p
     p.close()
 

@@ -21,7 +21,7 @@ from substrateinterface import Keypair  # noqa: E402
 
 from chain.errors import ChainConnectionError  # noqa: E402
 from chain.subtensor import SubtensorChain  # noqa: E402
-from proxy import ChainProxy  # noqa: E402
+from tcp_proxy import ChainProxy  # noqa: E402
 
 pytestmark = pytest.mark.localnet
 

@@ -1,6 +1,7 @@
-"""A loopback TCP proxy in front of the chain that the tests control: it cuts connections, cuts them
-at a chosen moment (when the node's answer contains a marker), or takes the whole endpoint down
-and brings it back on the same port (what a client sees when the chain process restarts)."""
+"""A loopback TCP proxy in front of the chain that the tests control: it cuts connections, stalls them
+(bytes stop flowing, sockets stay open: a stale websocket), cuts them at a chosen moment (when the
+node's answer contains a marker), or takes the whole endpoint down and brings it back on the same
+port (what a client sees when the chain process restarts)."""
 from __future__ import annotations
 
 import socket
@@ -13,6 +14,7 @@ class ChainProxy:
         self.port = 0
         self.accepted = 0
         self._marker: bytes | None = None
+        self._stalled: set = set()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self.up()
@@ -49,6 +51,14 @@ class ChainProxy:
                 except OSError:
                     pass
 
+    def stall(self) -> None:
+        """Open connections stop delivering in both directions; new ones work."""
+        with self._lock:
+            self._stalled = {p for a, b in self._pairs for p in ((a, b), (b, a))}
+
+    def close(self) -> None:
+        self.down()
+
     def cut_when_node_says(self, marker: bytes) -> None:
         """One-shot: the next node message containing `marker` is swallowed and the connection cut."""
         self._marker = marker
@@ -78,6 +88,8 @@ class ChainProxy:
                     self._marker = None
                     self.cut()
                     return
+                if (src, dst) in self._stalled:
+                    continue                  # swallowed: the peer never hears back
                 dst.sendall(data)
         except OSError:
             pass
