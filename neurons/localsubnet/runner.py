@@ -61,7 +61,7 @@ class LocalSubnet:
     def create(self, hyperparameters: dict) -> int:
         sudo = Keypair.create_from_uri("//Alice")
         self.netuid = self.chain.create_subnet(sudo)
-        params = {"tempo": self.tempo, "weights_rate_limit": 0, "max_registrations_per_block": 64,
+        params = {"weights_rate_limit": 0, "max_registrations_per_block": 64,
                   "target_registrations_per_interval": 64, **hyperparameters, "tempo": self.tempo}
         current = self.chain.hyperparameters(self.netuid).as_dict()
         for name, value in params.items():

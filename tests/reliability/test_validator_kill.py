@@ -72,7 +72,7 @@ def test_validator_sigkill_cycles_resume_without_double_weights(tmp_path, reques
         watch = LastUpdateWatch(str(sub.path), sub.netuid, sub.uids["validator"])
         args = ["--validator.weights_interval_blocks", str(RATE_LIMIT), "--validator.batch_size", "4",
                 "--validator.top_k", "2", "--dendrite.timeout_s", "3"]
-        saved_step, logs = None, []
+        saved_step, saved_weights_block, logs = None, None, []
         for cycle in range(cycles):
             child = sub.start_validator("validator", args, pause=0.05, log_name=f"validator-{cycle}")
             logs.append(child.log_path)
