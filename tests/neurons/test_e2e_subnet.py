@@ -31,8 +31,10 @@ def test_demo_ranks_minilm_over_bow_over_random(tmp_path):
     assert (out / "incentive.png").stat().st_size > 10_000
     assert "minilm" in proc.stdout and "incentive" in proc.stdout  # the table was printed
 
+
 def _steps(log: Path) -> list[int]:
     return [int(m) for m in re.findall(r"step (\d+) seed", log.read_text(errors="replace"))]
+
 
 def test_validator_killed_with_sigkill_resumes_scores(tmp_path):
     chain = DevChain(str(tmp_path / "chain.sqlite"))
