@@ -99,6 +99,14 @@ class LocalSubnet:
             children.python(p.name, args)
         log.info("started the %ss (logs in %s)", role, children.log_dir)
 
+    def launch(self, children: Children, hyperparameters: dict | None = None) -> None:
+        """Create the subnet, register everyone, start the miners, wait until they serve, start the validators."""
+        self.create(hyperparameters or {})
+        self.register_all()
+        self.start_neurons(children, "miner")
+        self.wait_for_miners(children)
+        self.start_neurons(children, "validator")
+
     # --- blocks ------------------------------------------------------------------------------
     def _tick(self, children: Children, deadline: float, what: str) -> int:
         """Produce one block, paced to `block_time`; fail fast when a child died or time ran out."""

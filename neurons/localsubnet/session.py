@@ -81,11 +81,7 @@ def run_demo(args) -> int:
                           validator_args=["--validator.batch_size", str(args.batch_size),
                                           "--validator.ema_alpha", str(args.ema_alpha),
                                       "--validator.weights_interval_blocks", str(max(1, args.tempo // 2))])
-        sub.create(hp)
-        sub.register_all()
-        sub.start_neurons(children, "miner")
-        sub.wait_for_miners(children)
-        sub.start_neurons(children, "validator")
+        sub.launch(children, hp)
         sub.run_epochs(children, progress_line)
         final = sub.records[-1].metagraph
         rows = neuron_rows(plan, sub.uids, final)

@@ -44,11 +44,7 @@ def test_validator_killed_with_sigkill_resumes_scores(tmp_path):
                       validator_args=["--validator.batch_size", "8", "--validator.weights_interval_blocks", "3"])
     children = Children(tmp_path / "logs")
     try:
-        sub.create({})
-        sub.register_all()
-        sub.start_neurons(children, "miner")
-        sub.wait_for_miners(children)
-        sub.start_neurons(children, "validator")
+        sub.launch(children)
         vlog = tmp_path / "logs" / "validator1.log"
         deadline = time.monotonic() + 90
         while len(_steps(vlog)) < 4:

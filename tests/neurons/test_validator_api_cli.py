@@ -28,11 +28,7 @@ def test_neuron_query_prints_the_mixtures_answer(tmp_path, capsys):
                       validator_args=["--validator.batch_size", "8", "--validator.api_min_stake", "0"])
     children = Children(tmp_path / "logs")
     try:
-        sub.create({})
-        sub.register_all()
-        sub.start_neurons(children, "miner")
-        sub.wait_for_miners(children)
-        sub.start_neurons(children, "validator")
+        sub.launch(children)
         vuid = sub.uids["validator1"]
         deadline = time.monotonic() + 90
         while (a := chain.metagraph(sub.netuid).axons[vuid]) is None or a.protocol != API_PROTOCOL:
