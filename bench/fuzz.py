@@ -31,6 +31,7 @@ TARGETS = {  # name: (what it feeds, the only errors allowed out)
     "body": ("protocol.body.decode_body + materialise tensors", "EnvelopeError"),
     "request": ("envelope.parse_request + verify_request (ReplayGuard, sr25519)", "EnvelopeError; a ReturnCode"),
     "response": ("envelope.parse_response + verify_response (sr25519)", "EnvelopeError; a ReturnCode"),
+    "frame": ("stream.parse_frame, then its payload as a request", "WireError; then as request"),
     "config": ("config.loader.parse_toml + build_config -> NeuronConfig", "ConfigError"),
     "keyfile": ("wallet.keyfile.parse + unlock (cheap KDFs)", "KeyfileError"),
 }

@@ -43,8 +43,8 @@ _RESPONSE_TAG = b"opensubnet/response/v1\0"
 
 __all__ = [
     "PROTOCOL_VERSION", "Body", "EnvelopeError", "body_parts", "Header", "Request", "Response", "build_request",
-    "build_response", "decode_body", "encode_body", "parse_request", "parse_response",
-    "verify_request", "verify_response",
+    "build_response", "decode_body", "encode_body", "parse_request", "parse_response", "request_parts",
+    "response_parts", "verify_request", "verify_response",
 ]
 
 
@@ -66,33 +66,45 @@ class Header:
 
     @classmethod
     def parse(cls, mv: wire.Value) -> "Header":
+        """Strict: fields 1..9 only, each with its declared wire type (everything accepted is signed)."""
         if not isinstance(mv, memoryview):
             raise wire.WireError("header: expected an embedded message")
-        kw: dict[str, Any] = {}
-        for i, (f, wt, v) in enumerate(wire.fields(mv)):
-            if i >= _MAX_FIELDS:
-                raise wire.WireError("header: too many fields")
-            spec = _HEADER_FIELDS.get(f)
-            if spec is None:  # strict: everything accepted is covered by the signature
-                raise wire.WireError(f"header: unknown field {f}")
-            name, kind = spec
-            if kind is int:
-                if wt != wire.VARINT:
-                    raise wire.WireError(f"header.{name}: expected a varint")
-                kw[name] = v
-            elif kind is bytes:
-                if not isinstance(v, memoryview) or len(v) > MAX_HEADER_STR:
-                    raise wire.WireError(f"header.{name}: bad or oversized bytes")
-                kw[name] = bytes(v)
+        vals: list[Any] = [0, "", "", "", 0, "", 0, b"", b""]
+        pos, end, count = 0, len(mv), 0
+        while pos < end:  # one field per turn; keys of fields 1..9 are one byte
+            count += 1
+            key = mv[pos]
+            f = key >> 3
+            if key >= 0x80 or f == 0 or f > 9 or count > _MAX_FIELDS:
+                raise wire.WireError(f"header: unknown field {wire.read_varint(mv, pos, end)[0] >> 3}"
+                                     if count <= _MAX_FIELDS else "header: too many fields")
+            pos += 1
+            if f in _INT_FIELDS:
+                if key & 7 != wire.VARINT:
+                    raise wire.WireError(f"header.{_NAMES[f]}: expected a varint")
+                vals[f - 1], pos = wire.read_varint(mv, pos, end)
+                continue
+            if key & 7 != wire.LEN:
+                raise wire.WireError(f"header.{_NAMES[f]}: expected a length-delimited field")
+            n, pos = wire.read_varint(mv, pos, end)
+            if n > MAX_HEADER_STR or n > end - pos:
+                raise wire.WireError(f"header.{_NAMES[f]}: {n} bytes is oversized or runs past the end")
+            raw = mv[pos : pos + n]
+            pos += n
+            if f >= 8:
+                vals[f - 1] = bytes(raw)
             else:
-                kw[name] = wire.as_str(v, f"header.{name}", MAX_HEADER_STR)
-        if kw.get("version", 0) >= 1 << 32:
+                try:
+                    vals[f - 1] = str(raw, "utf-8")
+                except UnicodeDecodeError:
+                    raise wire.WireError(f"header.{_NAMES[f]}: not valid UTF-8") from None
+        if vals[0] >= 1 << 32:
             raise wire.WireError("header.version exceeds uint32")
-        return cls(**kw)
+        return cls(*vals)
 
 
-_KINDS = {"version": int, "nonce": int, "timestamp_ns": int, "body_sha256": bytes, "signature": bytes}  # else str
-_HEADER_FIELDS = {i + 1: (name, _KINDS.get(name, str)) for i, name in enumerate(Header.__dataclass_fields__)}
+_NAMES = dict(enumerate(Header.__dataclass_fields__, start=1))  # field number -> name
+_INT_FIELDS = frozenset({1, 5, 7})  # version, nonce, timestamp_ns; 8 and 9 are bytes, the rest strings
 
 
 @dataclass(frozen=True)
@@ -234,6 +246,15 @@ def build_request(
     body_sha256: the body's digest when already known (a fan-out hashes its shared body once,
     see body_sha256()); receivers recompute it, so a wrong one only gets the request refused.
     """
+    return b"".join(request_parts(keypair, synapse=synapse, receiver=receiver, body=body, nonce=nonce,
+                                  now_ns=now_ns, uuid=uuid, body_sha256=body_sha256)[0])
+
+
+def request_parts(
+    keypair: Keypair, *, synapse: str, receiver: str, body: Any, nonce: Optional[int] = None,
+    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_sha256: Optional[bytes] = None,
+) -> tuple[list, int]:
+    """build_request() as (buffers, total length), for a transport that frames them (protocol/stream.py)."""
     synapse_b, receiver_b = _utf8(synapse), _utf8(receiver)
     uuid_b = str(_uuid.uuid4()).encode() if not uuid else uuid.encode("utf-8")
     for name, v in (("synapse", synapse_b), ("receiver", receiver_b), ("uuid", uuid_b)):
@@ -246,7 +267,8 @@ def build_request(
         keypair, _REQUEST_TAG, synapse_b, receiver_b, secrets.randbits(64) if nonce is None else nonce, uuid_b,
         time.time_ns() if now_ns is None else now_ns, digest,
     )
-    return b"".join([wire.len_prefix(1, len(hb)), hb, wire.len_prefix(2, n) if n else b"", *parts])
+    head = wire.len_prefix(1, len(hb)) + hb + (wire.len_prefix(2, n) if n else b"")
+    return [head, *parts], len(head) + n
 
 
 def _parse(data: Any, max_bytes: int, names: dict[int, str], invalid: ReturnCode) -> dict[str, Any]:
@@ -328,19 +350,25 @@ def build_response(
 
     body: bytes or a body_parts() list.
     """
+    return b"".join(response_parts(keypair, request=request, code=code, body=body, message=message)[0])
+
+
+def response_parts(
+    keypair: Optional[Keypair], *, request: Union[Request, Header, None], code: ReturnCode, body: Any = b"",
+    message: str = "",
+) -> tuple[list, int]:
+    """build_response() as (buffers, total length), for a transport that frames them."""
     parts, n, digest = _body(body)
     message = message.encode("utf-8")[:MAX_MESSAGE_BYTES].decode("utf-8", "ignore")
     rh = request.header if isinstance(request, Request) else request
-    hb = b""
+    head = wire.varint_field(1, int(code)) + (wire.bytes_field(2, message.encode("utf-8")) if message else b"")
     if keypair is not None and rh is not None:
         hb = _signed_header(keypair, _RESPONSE_TAG, _utf8(rh.synapse), _utf8(rh.caller), rh.nonce, rh.uuid.encode(),
                             time.time_ns(), digest, _response_extra(code, message))
-    return b"".join([
-        wire.varint_field(1, int(code)),
-        wire.bytes_field(2, message.encode("utf-8")) if message else b"",
-        wire.bytes_field(3, hb) if hb else b"",
-        wire.len_prefix(4, n) if n else b"", *parts,
-    ])
+        head += wire.bytes_field(3, hb)
+    if n:
+        head += wire.len_prefix(4, n)
+    return [head, *parts], len(head) + n
 
 
 def parse_response(data: Any, *, max_bytes: int) -> Response:

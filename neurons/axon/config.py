@@ -16,6 +16,8 @@ class AxonConfig(BaseModel):
     rate_per_s: float = Field(100.0, gt=0, description="sustained requests/s per caller hotkey")
     burst: float = Field(200.0, ge=1, description="requests one caller may send at once")
     max_inflight_per_caller: int = Field(64, ge=1, description="queued + running requests per hotkey")
+    max_inflight_per_stream: int = Field(64, ge=1, description="requests of one gRPC stream served at once; "
+                                         "further ones wait unread (HTTP/2 flow control slows their sender)")
     concurrency: int = Field(16, ge=1, description="handlers running at once (also the size of the thread "
                              "pool for synchronous handlers, so waiting work is ordered by the priority queue alone)")
     max_queue: int = Field(256, ge=0, description="requests waiting for a handler; beyond, the lowest stake is shed")

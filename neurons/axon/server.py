@@ -28,6 +28,7 @@ from .limits import ConcurrencyCap, RateLimiter
 from .metrics import UNKNOWN_SYNAPSE, AxonMetrics
 from .priority import Overloaded, PriorityGate
 from .routes import Call, Caller, CallerInfo, Reject, Reply, Route, call_hook
+from .streams import StreamSessions
 
 log = logging.getLogger("neurons.axon")
 
@@ -57,6 +58,7 @@ class Axon:
         self.metrics = AxonMetrics()
         self.metrics.queue_depth.set_function(lambda: self._gate.waiting)
         self.metrics.active.set_function(lambda: self._gate.active)
+        self._streams = StreamSessions(self._answer, cfg.max_inflight_per_stream)
         self._executor: ThreadPoolExecutor | None = None
         self._server: grpc.aio.Server | None = None
 
@@ -84,7 +86,7 @@ class Axon:
             ("grpc.max_send_message_length", cfg.max_response_bytes + 64 * 1024),
             ("grpc.so_reuseport", 0),
         ])
-        self._server.add_generic_rpc_handlers([service.axon_handler(self._call)])  # raw bytes in and out
+        self._server.add_generic_rpc_handlers([service.axon_handler(self._call, stream=self._streams.serve)])
         address = f"{self.host}:{self.port}"
         if cfg.tls_cert_file is not None:
             creds = grpc.ssl_server_credentials([(cfg.tls_key_file.read_bytes(), cfg.tls_cert_file.read_bytes())])
@@ -106,6 +108,7 @@ class Axon:
         """Refuse new requests, let in-flight ones finish for up to `grace` seconds, then stop."""
         if self._server is None:
             return
+        self._streams.drain()
         await self._server.stop(self.config.shutdown_grace_s if grace is None else grace)
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.metrics.close()
@@ -121,11 +124,16 @@ class Axon:
 
     # -- one request ------------------------------------------------------------------------
     async def _call(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """The unary Call method (the dendrite uses Stream, see streams.py; both answer alike)."""
+        return b"".join((await self._answer(data, context.time_remaining(), context.peer()))[0])
+
+    async def _answer(self, data, remaining: float | None, peer: str) -> tuple[list, int]:
+        """The signed response to one request (buffers, total length); `remaining`: seconds the caller waits."""
         t0 = time.perf_counter()
         trace = _Trace()
         body, code, message = [], ReturnCode.SUCCESS, ""
         try:
-            body = await self._serve(data, context, trace)
+            body = await self._serve(data, remaining, trace)
         except Reject as r:
             code, message = r.code, r.message
         except Exception as e:  # noqa: BLE001 - a bug in a hook or handler fails this request only
@@ -133,14 +141,13 @@ class Axon:
             code, message = ReturnCode.SERVER_ERROR, f"server error ({type(e).__name__})"
         if sum(memoryview(p).nbytes for p in body) > self.config.max_response_bytes:
             body, code, message = [], ReturnCode.SERVER_ERROR, "response larger than max_response_bytes"
-        out = envelope.build_response(self.keypair, request=trace.request, code=code, body=body, message=message)
+        out = envelope.response_parts(self.keypair, request=trace.request, code=code, body=body, message=message)
         self.metrics.observe(trace.synapse, code.name, time.perf_counter() - t0)
         return out
 
-    async def _serve(self, data: bytes, context, trace: _Trace) -> list:
+    async def _serve(self, data, remaining: float | None, trace: _Trace) -> list:
         cfg = self.config
         loop = asyncio.get_running_loop()
-        remaining = context.time_remaining()
         deadline = loop.time() + (cfg.timeout_s if remaining is None else min(cfg.timeout_s, remaining))
         if len(data) > cfg.max_request_bytes:
             trace.request = _header_of(data)  # only to address and sign the refusal

@@ -1,7 +1,8 @@
 """One gRPC channel per endpoint address, reused across calls, at most `max_channels` open.
 
-The least recently used channel is closed when a new address would exceed the bound; its
-in-flight calls get `close_grace_s` to finish.
+Requests travel on one long-lived `Stream` call per channel (link.py). The least recently used
+channel is closed when a new address would exceed the bound; its in-flight calls get
+`close_grace_s` to finish.
 """
 from __future__ import annotations
 
@@ -13,47 +14,51 @@ import grpc
 
 from protocol import service
 
+from .link import Link
+
 
 class ChannelPool:
-    def __init__(self, *, max_channels: int = 1024, max_receive_bytes: int = 64 << 20,
-                 max_send_bytes: int = 64 << 20, root_certificates: bytes | None = None,
-                 close_grace_s: float = 5.0):
+    def __init__(self, *, status_code: Callable, max_channels: int = 1024, max_receive_bytes: int = 64 << 20,
+                 max_send_bytes: int = 64 << 20, root_certificates: bytes | None = None, close_grace_s: float = 5.0):
         if max_channels < 1:
             raise ValueError("max_channels must be >= 1")
         self.max_channels, self.close_grace_s = max_channels, close_grace_s
+        self._status_code = status_code
         self._options = [
             ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", max_send_bytes),
             ("grpc.enable_retries", 0),
         ]
         self._creds = None if root_certificates is None else grpc.ssl_channel_credentials(root_certificates)
-        self._open: OrderedDict[str, tuple[grpc.aio.Channel, Callable]] = OrderedDict()
+        self._open: OrderedDict[str, list] = OrderedDict()  # address -> [channel, link or None]
         self._closing: set[asyncio.Task] = set()
         self.opened = 0  # channels created over the pool's life (tests and metrics read it)
 
-    def call(self, address: str) -> Callable:
-        """The unary-unary callable for `address` (bytes in, bytes out), opening a channel if needed."""
-        hit = self._open.get(address)
-        if hit is not None:
-            self._open.move_to_end(address)
-            return hit[1]
-        if self._creds is None:
-            ch = grpc.aio.insecure_channel(address, options=self._options)
+    def link(self, address: str) -> Link:
+        """The open stream to `address`, opening a channel and/or a new stream if needed."""
+        entry = self._open.get(address)
+        if entry is None:
+            entry = self._open[address] = [self._channel(address), None]
+            self.opened += 1
+            while len(self._open) > self.max_channels:
+                _, (old, _) = self._open.popitem(last=False)
+                self._close_later(old)
         else:
-            ch = grpc.aio.secure_channel(address, self._creds, options=self._options)
-        stub = ch.unary_unary(service.METHOD)  # no (de)serializers: raw bytes
-        self._open[address] = (ch, stub)
-        self.opened += 1
-        while len(self._open) > self.max_channels:
-            _, (old, _) = self._open.popitem(last=False)
-            self._close_later(old)
-        return stub
+            self._open.move_to_end(address)
+        if entry[1] is None or entry[1].closed:
+            entry[1] = Link(service.stream_call(entry[0])(), self._status_code)
+        return entry[1]
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        if self._creds is None:
+            return grpc.aio.insecure_channel(address, options=self._options)
+        return grpc.aio.secure_channel(address, self._creds, options=self._options)
 
     def discard(self, address: str) -> None:
         """Close the channel of an address that failed at the transport level (reconnects next time)."""
-        hit = self._open.pop(address, None)
-        if hit is not None:
-            self._close_later(hit[0])
+        entry = self._open.pop(address, None)
+        if entry is not None:
+            self._close_later(entry[0])
 
     def _close_later(self, ch: grpc.aio.Channel) -> None:
         task = asyncio.get_running_loop().create_task(ch.close(self.close_grace_s))

@@ -4,8 +4,9 @@
         results = await d.query(endpoints, "echo", {"x": x}, timeout=2.0, first_k=8)
 
 The body is encoded and hashed once per query and shared by every miner; each request gets
-its own signed header (receiver, nonce). All calls run on the event loop (no thread per call) under
-one global concurrency limit; every answer's signature is checked against the miner's hotkey.
+its own signed header (receiver, nonce) and travels on the one long-lived stream kept per miner
+(link.py). All calls run on the event loop (no thread per call) under one global concurrency
+limit; every answer's signature is checked against the miner's hotkey.
 """
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from protocol import envelope
 from protocol.codes import EnvelopeError, ReturnCode
 
 from .channels import ChannelPool
+from .link import LinkError
 from .result import Endpoint, Result
 
 _STATUS_CODES = {
     grpc.StatusCode.DEADLINE_EXCEEDED: ReturnCode.TIMEOUT,
-    grpc.StatusCode.CANCELLED: ReturnCode.TIMEOUT,
     grpc.StatusCode.UNAVAILABLE: ReturnCode.UNAVAILABLE,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ReturnCode.PAYLOAD_TOO_LARGE,  # our request exceeded its limit
     grpc.StatusCode.UNIMPLEMENTED: ReturnCode.NOT_FOUND,
@@ -50,8 +51,8 @@ class Dendrite:
         self.hotkey: str = keypair.ss58_address
         self.max_response_bytes = max_response_bytes
         self.compression = compression
-        self.channels = ChannelPool(max_channels=max_channels, max_receive_bytes=max_response_bytes + (64 << 10),
-                                    root_certificates=root_certificates)
+        self.channels = ChannelPool(status_code=_status_code, max_channels=max_channels,
+                                    max_receive_bytes=max_response_bytes + (64 << 10), root_certificates=root_certificates)
         self._limit = asyncio.Semaphore(max_concurrency)
 
     async def query(self, endpoints: Iterable[Endpoint], synapse: str,
@@ -106,14 +107,18 @@ class Dendrite:
             if remaining <= 0:
                 return result(ReturnCode.TIMEOUT, "deadline passed before the request was sent")
             request_uuid = str(uuid.uuid4())
-            request = envelope.build_request(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
-                                             uuid=request_uuid, body_sha256=digest)
+            parts, n = envelope.request_parts(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
+                                              uuid=request_uuid, body_sha256=digest)
             try:
-                raw = await self.channels.call(ep.address)(request, timeout=remaining)
-            except grpc.aio.AioRpcError as e:
-                if e.code() == grpc.StatusCode.UNAVAILABLE:
+                link = self.channels.link(ep.address)
+                async with asyncio.timeout_at(deadline):
+                    raw = await link.request(parts, n, remaining)
+            except TimeoutError:
+                return result(ReturnCode.TIMEOUT, "no answer before the deadline")
+            except LinkError as e:
+                if e.code == ReturnCode.UNAVAILABLE:
                     self.channels.discard(ep.address)
-                return result(_status_code(e), f"grpc {e.code().name}: {e.details()}")
+                return result(e.code, e.message)
             except (grpc.RpcError, OSError, ValueError) as e:  # e.g. an unparseable address from the chain
                 return result(ReturnCode.UNAVAILABLE, f"{type(e).__name__}: {e}")
         try:

@@ -22,7 +22,7 @@ from neurons.config import ConfigError, NeuronConfig, render_toml
 from neurons.config.loader import build_config, parse_toml
 from neurons.wallet import keyfile
 from neurons.wallet.errors import KeyfileError
-from protocol import tensor
+from protocol import stream, tensor, wire
 from protocol.codes import EnvelopeError, ReturnCode
 from protocol.envelope import (build_request, build_response, decode_body, encode_body, parse_request,
                                parse_response, verify_request, verify_response)
@@ -124,6 +124,16 @@ def fuzz_response(data: bytes) -> None:
         fuzz_body(bytes(resp.body))
 
 
+def fuzz_frame(data: bytes) -> None:
+    try:
+        fid, timeout_ms, payload = stream.parse_frame(data)
+    except wire.WireError:
+        return
+    assert fid <= stream.MAX_ID and timeout_ms <= stream.MAX_TIMEOUT_MS and len(payload) <= len(data)
+    assert stream.parse_frame(stream.encode_frame(fid, payload, timeout_ms)) == (fid, timeout_ms, payload)
+    fuzz_request(bytes(payload))
+
+
 def fuzz_config(data: bytes) -> None:
     try:
         cfg = build_config([(parse_toml(data, "fuzz.toml"), lambda s, k: "file fuzz.toml")])
@@ -194,6 +204,7 @@ TARGETS = {t.name: t for t in [
     Target("body", fuzz_body, _body_seeds),
     Target("request", fuzz_request, lambda: list(_request_seeds())),
     Target("response", fuzz_response, lambda: list(_response_seeds())),
+    Target("frame", fuzz_frame, lambda: [stream.encode_frame(i, r, 1000 * i) for i, r in enumerate(_request_seeds())]),
     Target("config", fuzz_config, _config_seeds),
     Target("keyfile", fuzz_keyfile, _keyfile_seeds),
 ]}

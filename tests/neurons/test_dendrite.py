@@ -71,7 +71,7 @@ async def raw_server(respond):
     async def handle(data, context):
         return respond(envelope.parse_request(data, max_bytes=1 << 20))
 
-    server.add_generic_rpc_handlers([service.axon_handler(handle)])
+    server.add_generic_rpc_handlers([service.axon_handler(handle, stream=service.answer_in_order(handle))])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:

@@ -8,8 +8,8 @@ serve_axon extrinsic, so the validator really routes to it):
   drop       accepts the TCP connection and resets it at once
   midstream  speaks HTTP/2 (SETTINGS), reads the start of the call (headers, part of the body), then resets
   blackhole  accepts and reads everything, never answers
-  garbage    a real gRPC server answering the Call method with random bytes
-  abort      a real gRPC server aborting every call (status INTERNAL)
+  garbage    a real gRPC server answering every call (Call, and each frame on Stream) with random bytes
+  abort      a real gRPC server aborting every call and stream (status INTERNAL)
 """
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ async def _blackhole(reader, writer):
     writer.close()
 
 
-async def _grpc_server(handle) -> tuple[grpc.aio.Server, int]:
+async def _grpc_server(handle, frames) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers([service.axon_handler(handle)])
+    server.add_generic_rpc_handlers([service.axon_handler(handle, stream=frames)])
     port = server.add_insecure_port(f"{AXON_IP}:0")
     await server.start()
     return server, port
@@ -74,8 +74,19 @@ async def _garbage(data, context):
     return os.urandom(512)
 
 
+async def _garbage_frames(frames, context):
+    async for _ in frames:
+        yield os.urandom(512)  # not even a frame
+
+
 async def _abort(data, context):
     await context.abort(grpc.StatusCode.INTERNAL, "FakeMiner: aborting the call")
+
+
+async def _abort_frames(frames, context):
+    async for _ in frames:
+        await context.abort(grpc.StatusCode.INTERNAL, "FakeMiner: aborting the stream")
+    yield b""  # (an async generator, as the Stream handler must be)
 
 
 async def main(args) -> None:
@@ -87,7 +98,7 @@ async def main(args) -> None:
             server = await asyncio.start_server(globals()[f"_{fault}"], AXON_IP, 0)
             port = server.sockets[0].getsockname()[1]
         elif fault in ("garbage", "abort"):
-            server, port = await _grpc_server(globals()[f"_{fault}"])
+            server, port = await _grpc_server(globals()[f"_{fault}"], globals()[f"_{fault}_frames"])
         else:
             raise SystemExit(f"unknown fault {fault!r}")
         keep.append(server)
