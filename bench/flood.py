@@ -2,11 +2,14 @@
 
 One real `neuron miner` (bow, default axon limits); a 1000-TAO validator queries it at a steady
 rate, first alone (the baseline), then while an unregistered hotkey and a registered 1-TAO hotkey
-flood it from their own processes as fast as they can (see tests/reliability/flood.py). Prints
-the flood rates and the codes the flooders got, the validator's p50/p99 and success rate in both
-phases and their ratio, and the miner's RSS growth.
+flood it from their own processes as fast as they can: each keeps `--concurrency` requests in
+flight, sending the next as soon as an answer comes back (see tests/reliability/flood.py). Prints
+the answers/s the flooders got and their codes, the validator's p50/p99 and success rate in both
+phases and their ratio, and the miner's RSS growth. The flooders' rate is what the miner lets
+through: past a small allowance per source address it holds refusals back (neurons/axon/tarpit.py).
 
     python bench/flood.py                   # 15 s per phase, 20 validator req/s, 32 in flight per flooder
+    python bench/flood.py --concurrency 512 # a much wider flood (a stream serves 64 at once; the rest wait)
     python bench/flood.py --nice 0          # flooders compete for the cores on equal terms
 """
 from __future__ import annotations

@@ -26,7 +26,7 @@ log = logging.getLogger("opensubnet.miner")
 def axon_config(cfg: NeuronConfig) -> AxonConfig:
     a = cfg.axon
     return AxonConfig(max_request_bytes=a.max_request_bytes, concurrency=a.max_concurrency,
-                      rate_per_s=a.rate_limit_per_s, min_stake=a.min_stake,
+                      rate_per_s=a.rate_limit_per_s, min_stake=a.min_stake, refusal_hold_s=a.refusal_hold_s,
                       tls_cert_file=a.tls_cert, tls_key_file=a.tls_key)
 
 

@@ -21,7 +21,6 @@ import hmac
 import secrets
 import struct
 import time
-import uuid as _uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional, Union
@@ -29,13 +28,16 @@ from typing import Any, Optional, Union
 import sr25519  # py-sr25519-bindings: the library substrateinterface.Keypair signs and verifies with
 from substrateinterface import Keypair, KeypairType
 
-from protocol import wire
+from google.protobuf.message import DecodeError
+
+from protocol import schema_pb2, wire
 from protocol.body import Body, body_parts, decode_body, encode_body  # noqa: F401  (re-exported API)
 from protocol.codes import EnvelopeError, ReturnCode
 from protocol.replay import ReplayGuard
 
 PROTOCOL_VERSION = 1
 MAX_HEADER_STR = 256      # synapse, ss58 addresses, uuid
+MAX_HEADER_BYTES = 2048   # a whole Header (nine fields, each string at most MAX_HEADER_STR)
 MAX_MESSAGE_BYTES = 4096  # Response.message
 _MAX_FIELDS = 64
 _REQUEST_TAG = b"opensubnet/request/v1\0"
@@ -61,50 +63,36 @@ class Header:
     signature: bytes = b""
 
     def to_bytes(self) -> bytes:
-        return _header_bytes(self.version, self.synapse.encode(), self.caller.encode(), self.receiver.encode(),
-                             self.nonce, self.uuid.encode(), self.timestamp_ns, self.body_sha256, self.signature)
+        return _header_bytes(self.version, self.synapse, self.caller, self.receiver, self.nonce, self.uuid,
+                             self.timestamp_ns, self.body_sha256, self.signature)
 
     @classmethod
     def parse(cls, mv: wire.Value) -> "Header":
-        """Strict: fields 1..9 only, each with its declared wire type (everything accepted is signed)."""
+        """Strict: only the canonical encoding of fields 1..9 (what every writer of the schema emits).
+
+        Unknown, repeated or reordered fields and over-long varints are refused, so the bytes
+        accepted are one-to-one with the signed values. Parsed by the generated class (upb).
+        """
         if not isinstance(mv, memoryview):
             raise wire.WireError("header: expected an embedded message")
-        vals: list[Any] = [0, "", "", "", 0, "", 0, b"", b""]
-        pos, end, count = 0, len(mv), 0
-        while pos < end:  # one field per turn; keys of fields 1..9 are one byte
-            count += 1
-            key = mv[pos]
-            f = key >> 3
-            if key >= 0x80 or f == 0 or f > 9 or count > _MAX_FIELDS:
-                raise wire.WireError(f"header: unknown field {wire.read_varint(mv, pos, end)[0] >> 3}"
-                                     if count <= _MAX_FIELDS else "header: too many fields")
-            pos += 1
-            if f in _INT_FIELDS:
-                if key & 7 != wire.VARINT:
-                    raise wire.WireError(f"header.{_NAMES[f]}: expected a varint")
-                vals[f - 1], pos = wire.read_varint(mv, pos, end)
-                continue
-            if key & 7 != wire.LEN:
-                raise wire.WireError(f"header.{_NAMES[f]}: expected a length-delimited field")
-            n, pos = wire.read_varint(mv, pos, end)
-            if n > MAX_HEADER_STR or n > end - pos:
-                raise wire.WireError(f"header.{_NAMES[f]}: {n} bytes is oversized or runs past the end")
-            raw = mv[pos : pos + n]
-            pos += n
-            if f >= 8:
-                vals[f - 1] = bytes(raw)
-            else:
-                try:
-                    vals[f - 1] = str(raw, "utf-8")
-                except UnicodeDecodeError:
-                    raise wire.WireError(f"header.{_NAMES[f]}: not valid UTF-8") from None
-        if vals[0] >= 1 << 32:
-            raise wire.WireError("header.version exceeds uint32")
-        return cls(*vals)
-
-
-_NAMES = dict(enumerate(Header.__dataclass_fields__, start=1))  # field number -> name
-_INT_FIELDS = frozenset({1, 5, 7})  # version, nonce, timestamp_ns; 8 and 9 are bytes, the rest strings
+        if len(mv) > MAX_HEADER_BYTES:
+            raise wire.WireError(f"header: {len(mv)} bytes exceeds {MAX_HEADER_BYTES}")
+        raw = bytes(mv)
+        try:
+            m = _PB_HEADER.FromString(raw)
+        except DecodeError as e:  # e.g. invalid UTF-8 in a string field, truncated field
+            raise wire.WireError(f"header: {e}") from None
+        m.DiscardUnknownFields()
+        if m.SerializeToString() != raw:
+            raise wire.WireError("header: not in canonical form (unknown, repeated or out-of-order fields, "
+                                 "or an out-of-range version)")
+        h = cls(m.version, m.synapse, m.caller, m.receiver, m.nonce, m.uuid, m.timestamp_ns, m.body_sha256,
+                m.signature)
+        for name, v in (("synapse", _utf8(h.synapse)), ("caller", _utf8(h.caller)), ("receiver", _utf8(h.receiver)),
+                        ("uuid", h.uuid.encode()), ("body_sha256", h.body_sha256), ("signature", h.signature)):
+            if len(v) > MAX_HEADER_STR:
+                raise wire.WireError(f"header.{name}: longer than {MAX_HEADER_STR} bytes")
+        return h
 
 
 @dataclass(frozen=True)
@@ -122,21 +110,14 @@ class Response:
 
 
 _IQQ, _H = struct.Struct("<IQQ").pack, struct.Struct("<H").pack
-_LEN_KEYS = {f: wire.key(f, wire.LEN) for f in (2, 3, 4, 6, 8, 9)}
+_PB_HEADER = schema_pb2.Header  # the generated class (upb) writes and reads the canonical header bytes
 
 
-def _len_field(f: int, v: bytes) -> bytes:
-    return _LEN_KEYS[f] + wire.varint(len(v)) + v if v else b""
-
-
-def _header_bytes(version: int, synapse: bytes, caller: bytes, receiver: bytes, nonce: int, uuid: bytes,
+def _header_bytes(version: int, synapse: str, caller: str, receiver: str, nonce: int, uuid: str,
                   timestamp_ns: int, body_sha256: bytes, signature: bytes) -> bytes:
     """The serialized Header: fields 1..9 in order, zero/empty ones omitted (proto3)."""
-    return b"".join((
-        wire.varint_field(1, version), _len_field(2, synapse), _len_field(3, caller), _len_field(4, receiver),
-        wire.varint_field(5, nonce), _len_field(6, uuid), wire.varint_field(7, timestamp_ns),
-        _len_field(8, body_sha256), _len_field(9, signature),
-    ))
+    return _PB_HEADER(version=version, synapse=synapse, caller=caller, receiver=receiver, nonce=nonce, uuid=uuid,
+                      timestamp_ns=timestamp_ns, body_sha256=body_sha256, signature=signature).SerializeToString()
 
 
 def _preimage_bytes(tag: bytes, version: int, synapse: bytes, caller: bytes, receiver: bytes, nonce: int,
@@ -149,16 +130,16 @@ def _preimage_bytes(tag: bytes, version: int, synapse: bytes, caller: bytes, rec
 
 
 def _preimage(tag: bytes, h: Header, extra: bytes = b"") -> bytes:
-    return _preimage_bytes(tag, h.version, h.synapse.encode(), h.caller.encode(), h.receiver.encode(), h.nonce,
+    return _preimage_bytes(tag, h.version, _utf8(h.synapse), _utf8(h.caller), _utf8(h.receiver), h.nonce,
                            h.uuid.encode(), h.timestamp_ns, h.body_sha256, extra)
 
 
-def _signed_header(keypair: Keypair, tag: bytes, synapse: bytes, receiver: bytes, nonce: int, uuid: bytes,
+def _signed_header(keypair: Keypair, tag: bytes, synapse: str, receiver: str, nonce: int, uuid: str,
                    timestamp_ns: int, body_sha256: bytes, extra: bytes = b"") -> bytes:
-    """Sign the preimage of these fields and serialize them with the signature, in one pass."""
-    caller = _utf8(keypair.ss58_address)
-    pre = _preimage_bytes(tag, PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_sha256,
-                          extra)
+    """Sign the preimage of these fields and serialize them with the signature."""
+    caller = keypair.ss58_address
+    pre = _preimage_bytes(tag, PROTOCOL_VERSION, _utf8(synapse), _utf8(caller), _utf8(receiver), nonce,
+                          uuid.encode(), timestamp_ns, body_sha256, extra)
     return _header_bytes(PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_sha256,
                          _sign(keypair, pre))
 
@@ -255,16 +236,15 @@ def request_parts(
     now_ns: Optional[int] = None, uuid: Optional[str] = None, body_sha256: Optional[bytes] = None,
 ) -> tuple[list, int]:
     """build_request() as (buffers, total length), for a transport that frames them (protocol/stream.py)."""
-    synapse_b, receiver_b = _utf8(synapse), _utf8(receiver)
-    uuid_b = str(_uuid.uuid4()).encode() if not uuid else uuid.encode("utf-8")
-    for name, v in (("synapse", synapse_b), ("receiver", receiver_b), ("uuid", uuid_b)):
+    uuid = uuid or secrets.token_hex(16)
+    for name, v in (("synapse", _utf8(synapse)), ("receiver", _utf8(receiver)), ("uuid", uuid.encode("utf-8"))):
         if len(v) > MAX_HEADER_STR:
             raise ValueError(f"{name} is longer than {MAX_HEADER_STR} bytes; receivers would refuse it")
     if body_sha256 is not None and (type(body_sha256) is not bytes or len(body_sha256) != 32):
         raise ValueError("body_sha256 must be the 32-byte sha256 digest of the body")
     parts, n, digest = _body(body, body_sha256)
     hb = _signed_header(
-        keypair, _REQUEST_TAG, synapse_b, receiver_b, secrets.randbits(64) if nonce is None else nonce, uuid_b,
+        keypair, _REQUEST_TAG, synapse, receiver, secrets.randbits(64) if nonce is None else nonce, uuid,
         time.time_ns() if now_ns is None else now_ns, digest,
     )
     head = wire.len_prefix(1, len(hb)) + hb + (wire.len_prefix(2, n) if n else b"")
@@ -363,8 +343,8 @@ def response_parts(
     rh = request.header if isinstance(request, Request) else request
     head = wire.varint_field(1, int(code)) + (wire.bytes_field(2, message.encode("utf-8")) if message else b"")
     if keypair is not None and rh is not None:
-        hb = _signed_header(keypair, _RESPONSE_TAG, _utf8(rh.synapse), _utf8(rh.caller), rh.nonce, rh.uuid.encode(),
-                            time.time_ns(), digest, _response_extra(code, message))
+        hb = _signed_header(keypair, _RESPONSE_TAG, rh.synapse, rh.caller, rh.nonce, rh.uuid, time.time_ns(), digest,
+                            _response_extra(code, message))
         head += wire.bytes_field(3, hb)
     if n:
         head += wire.len_prefix(4, n)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import enum
 import sys
 import warnings
-from dataclasses import dataclass
 from typing import Any, Union
 
 import lz4.block
@@ -92,6 +91,7 @@ _TORCH = {
 _FROM_TORCH = {v: k for k, v in _TORCH.items()}
 _FROM_NP = {(d.kind, d.itemsize): k for k, d in _NP.items() if k != DType.BF16}
 _FLOATS = (DType.F16, DType.BF16, DType.F32, DType.F64)
+_DTYPES, _COMPRESSIONS = dict(DType._value2member_map_), dict(Compression._value2member_map_)  # wire value -> member
 
 with warnings.catch_warnings():  # torch warns once per process about read-only buffers; take it now
     warnings.simplefilter("ignore")
@@ -162,13 +162,16 @@ def encode(x: Any, *, compression: Any = None) -> bytes:
     return b"".join(frame(x, compression=compression))
 
 
-@dataclass(frozen=True)
 class TensorView:
     """A validated tensor: dtype, shape and the raw little-endian payload (a buffer view)."""
 
-    dtype: DType
-    shape: tuple[int, ...]
-    payload: Union[memoryview, bytes]
+    __slots__ = ("dtype", "shape", "payload")
+
+    def __init__(self, dtype: DType, shape: tuple[int, ...], payload: Union[memoryview, bytes]):
+        self.dtype, self.shape, self.payload = dtype, shape, payload
+
+    def __repr__(self) -> str:
+        return f"TensorView({self.dtype.name}, shape={list(self.shape)}, {len(self.payload)} bytes)"
 
     @property
     def numel(self) -> int:
@@ -181,7 +184,9 @@ class TensorView:
         n, tdtype = self.numel, _TORCH[self.dtype]
         if n == 0:
             return torch.empty(self.shape, dtype=tdtype)
-        t = torch.frombuffer(self.payload, dtype=tdtype, count=n).reshape(self.shape)
+        t = torch.frombuffer(self.payload, dtype=tdtype, count=n)
+        if len(self.shape) != 1:
+            t = t.view(self.shape)
         if not allow_nonfinite and self.dtype in _FLOATS and not bool(torch.isfinite(t).all()):
             raise TensorDecodeError("tensor contains NaN or Inf and the policy forbids it")
         return t
@@ -272,11 +277,11 @@ def parse(data: Any, *, max_bytes: int | None = None) -> TensorView:
         dtype, shape, comp, raw, payload = _read_fields(mv)
     except wire.WireError as e:
         raise TensorDecodeError(f"malformed Tensor: {e}") from None
-    if dtype not in DType._value2member_map_:
+    dtype, comp = _DTYPES.get(dtype, dtype), _COMPRESSIONS.get(comp, comp)
+    if type(dtype) is not DType:
         raise TensorDecodeError("missing dtype" if dtype == 0 else f"unknown dtype {dtype}")
-    if comp not in Compression._value2member_map_:
+    if type(comp) is not Compression:
         raise TensorDecodeError(f"unknown compression {comp}")
-    dtype, comp = DType(dtype), Compression(comp)
     nbytes = _NP[dtype].itemsize
     span = 4 if dtype == DType.BF16 else nbytes  # bytes per element as decoded (bf16 may widen to float32)
     for d in shape:

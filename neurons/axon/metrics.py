@@ -20,6 +20,8 @@ class AxonMetrics:
         self.queue_depth = Gauge("axon_queue_depth", "Requests waiting in the priority queue",
                                  registry=self.registry)
         self.active = Gauge("axon_active_handlers", "Handler slots in use", registry=self.registry)
+        self.held = Gauge("axon_held_refusals", "Refusals held back from connections past their allowance",
+                          registry=self.registry)
         self._server = None
         self._children: dict[tuple[str, str], tuple] = {}  # bounded: attached synapses (+ unknown) x codes
 

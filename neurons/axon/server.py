@@ -1,11 +1,13 @@
-"""The axon: a miner's gRPC server. One unary method carries signed envelopes for every synapse.
+"""The axon: a miner's gRPC server. Signed envelopes for every synapse, unary or framed on a stream.
 
 Checks run cheapest first, and the body is decoded only after the signature holds:
 size cap → header parse → version → synapse known → caller registered → blacklist (stake,
 permit, subnet hook, rate limit) → signature, receiver, timestamp, nonce → per-caller
 concurrency cap → body decode → verify hook → priority queue (by stake) → handler with a
 deadline. Every path answers with a ReturnCode, signed by the axon's hotkey whenever the
-request's header could be read; nothing a caller sends can raise out of the request.
+request's header could be read; nothing a caller sends can raise out of the request. Requests come
+one per unary `Call` or as frames on a `Stream` (streams.py); refusals past a source address's
+small allowance are held back before they go out (tarpit.py).
 Needs Python >= 3.11 (asyncio.timeout_at).
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .metrics import UNKNOWN_SYNAPSE, AxonMetrics
 from .priority import Overloaded, PriorityGate
 from .routes import Call, Caller, CallerInfo, Reject, Reply, Route, call_hook
 from .streams import StreamSessions
+from .tarpit import Tarpit
 
 log = logging.getLogger("neurons.axon")
 
@@ -55,9 +58,12 @@ class Axon:
         self._rate = RateLimiter(cfg.rate_per_s, cfg.burst)
         self._per_caller = ConcurrencyCap(cfg.max_inflight_per_caller)
         self._gate = PriorityGate(cfg.concurrency, cfg.max_queue)
+        self._tarpit = Tarpit(rate=cfg.quick_refusals_per_s, burst=cfg.quick_refusal_burst, hold_s=cfg.refusal_hold_s,
+                              max_held=cfg.max_held_refusals, max_held_bytes=cfg.max_held_refusal_bytes)
         self.metrics = AxonMetrics()
         self.metrics.queue_depth.set_function(lambda: self._gate.waiting)
         self.metrics.active.set_function(lambda: self._gate.active)
+        self.metrics.held.set_function(lambda: self._tarpit.held)
         self._streams = StreamSessions(self._answer, cfg.max_inflight_per_stream)
         self._executor: ThreadPoolExecutor | None = None
         self._server: grpc.aio.Server | None = None
@@ -128,7 +134,8 @@ class Axon:
         return b"".join((await self._answer(data, context.time_remaining(), context.peer()))[0])
 
     async def _answer(self, data, remaining: float | None, peer: str) -> tuple[list, int]:
-        """The signed response to one request (buffers, total length); `remaining`: seconds the caller waits."""
+        """The signed response to one request (buffers, total length); `remaining`: seconds the caller
+        waits; `peer`: its gRPC peer (a refusal past its source address's allowance is held, tarpit.py)."""
         t0 = time.perf_counter()
         trace = _Trace()
         body, code, message = [], ReturnCode.SUCCESS, ""
@@ -142,7 +149,11 @@ class Axon:
         if sum(memoryview(p).nbytes for p in body) > self.config.max_response_bytes:
             body, code, message = [], ReturnCode.SERVER_ERROR, "response larger than max_response_bytes"
         out = envelope.response_parts(self.keypair, request=trace.request, code=code, body=body, message=message)
-        self.metrics.observe(trace.synapse, code.name, time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        self.metrics.observe(trace.synapse, code.name, took)
+        hold = self._tarpit.delay(code, peer, None if remaining is None else remaining - took)
+        if hold:
+            await self._tarpit.hold(hold, len(data))
         return out
 
     async def _serve(self, data, remaining: float | None, trace: _Trace) -> list:

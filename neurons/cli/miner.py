@@ -17,6 +17,7 @@ def run(args) -> int:
     import torch
 
     from neurons.cli.common import open_neuron
+    from neurons.runtime import prepare_to_serve
     from neurons.miner import serve
 
     torch.set_num_threads(1)  # several neurons share the machine's cores; one thread each is fastest
@@ -26,6 +27,7 @@ def run(args) -> int:
         from neurons.cli.errors import CLIError
         raise CLIError(f"subnet {spec.name} has no model {cfg.miner.model!r}; choose one of: {', '.join(sorted(factories))}")
     model = factories[cfg.miner.model](args.seed)
+    prepare_to_serve()
     with chain:
         asyncio.run(serve(cfg, spec=spec, model=model, hotkey=hotkey, chain=chain))
     return 0

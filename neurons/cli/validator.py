@@ -18,11 +18,13 @@ def run(args) -> int:
     import torch
 
     from neurons.cli.common import open_neuron
+    from neurons.runtime import prepare_to_serve
     from neurons.validator.loop import Validator
 
     torch.set_num_threads(1)  # the gate is small; more threads only contend with the miners
     cfg, spec, hotkey, chain = open_neuron(args)
     with chain:
         validator = Validator(cfg, spec=spec, hotkey=hotkey, chain=chain)
+        prepare_to_serve()
         asyncio.run(validator.run(max_steps=args.steps, pause_s=args.pause))
     return 0

@@ -53,9 +53,14 @@ class AxonSection(Section):
     port: int = Field(8091, ge=1, le=65535, description="port the miner's gRPC server binds")
     external_ip: str | None = Field(None, description="IP announced on chain (default: detected)")
     max_request_bytes: int = Field(64 * 2**20, ge=1024, le=2**31 - 1, description="largest request accepted, in bytes")
-    max_concurrency: int = Field(64, ge=1, description="requests handled at once")
+    max_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
+                                 description="requests handled at once (default: the CPU count; the model runs "
+                                 "one torch thread per request, so more only adds latency); the rest wait in the "
+                                 "stake-ordered queue")
     rate_limit_per_s: float = Field(50.0, gt=0, description="requests per second allowed per caller hotkey")
     min_stake: float = Field(0.0, ge=0, description="stake (TAO) a caller needs to be served")
+    refusal_hold_s: float = Field(1.0, ge=0, description="refusals past a source address's small allowance are "
+                                  "held this long (x U(0.5, 1)) before they go out, which slows flooders; 0 = off")
     tls_cert: Path_ | None = Field(None, description="PEM certificate; TLS is on when cert and key are set")
     tls_key: Path_ | None = Field(None, description="PEM private key for tls_cert")
 

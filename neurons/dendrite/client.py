@@ -11,8 +11,8 @@ limit; every answer's signature is checked against the miner's hotkey.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
-import uuid
 from typing import Any, Iterable, Mapping
 
 import grpc
@@ -58,8 +58,8 @@ class Dendrite:
     async def query(self, endpoints: Iterable[Endpoint], synapse: str,
                     body: bytes | Mapping[str, Any], *, timeout: float,
                     fields: Mapping[str, str] | None = None, first_k: int | None = None) -> list[Result]:
-        """One result per endpoint, in order. With first_k, return as soon as k succeeded;
-        the calls still running are cancelled and reported as TIMEOUT."""
+        """One result per endpoint, in order. With first_k, return as soon as k succeeded; calls
+        still running then (or at the deadline) are cancelled and reported as TIMEOUT."""
         endpoints = list(endpoints)
         if first_k is not None and first_k < 1:
             raise ValueError("first_k must be >= 1 (or None to wait for every answer)")
@@ -75,15 +75,21 @@ class Dendrite:
         tasks = [loop.create_task(self._call(ep, synapse, data, digest, deadline)) for ep in endpoints]
         if not tasks:
             return []
-        if first_k is None or first_k >= len(tasks):
-            return list(await asyncio.gather(*tasks))
-        return await self._first_k(endpoints, tasks, first_k)
+        return await self._collect(endpoints, tasks, len(tasks) if first_k is None else min(first_k, len(tasks)),
+                                   deadline)
 
-    async def _first_k(self, endpoints: list[Endpoint], tasks: list[asyncio.Task], k: int) -> list[Result]:
+    async def _collect(self, endpoints: list[Endpoint], tasks: list[asyncio.Task], k: int,
+                       deadline: float) -> list[Result]:
+        """Wait until k calls succeeded, every call ended, or the deadline passed (one timer for
+        the whole query); calls still running are cancelled and reported as TIMEOUT."""
+        loop = asyncio.get_running_loop()
         started, pending, ok = time.perf_counter(), set(tasks), 0
+        when = asyncio.ALL_COMPLETED if k == len(tasks) else asyncio.FIRST_COMPLETED
         try:
             while pending and ok < k:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()), return_when=when)
+                if not done:
+                    break
                 ok += sum(t.result().ok for t in done)
         finally:
             for t in pending:
@@ -91,8 +97,8 @@ class Dendrite:
         if pending:
             await asyncio.wait(pending)
         late = time.perf_counter() - started
-        return [t.result() if not t.cancelled() else
-                Result(ep, ReturnCode.TIMEOUT, late, f"cancelled: {k} of {len(tasks)} answers arrived first")
+        why = f"cancelled: {k} of {len(tasks)} answers arrived first" if ok >= k else "no answer before the deadline"
+        return [t.result() if not t.cancelled() else Result(ep, ReturnCode.TIMEOUT, late, why)
                 for ep, t in zip(endpoints, tasks)]
 
     async def _call(self, ep: Endpoint, synapse: str, body: bytes, digest: bytes, deadline: float) -> Result:
@@ -106,15 +112,11 @@ class Dendrite:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return result(ReturnCode.TIMEOUT, "deadline passed before the request was sent")
-            request_uuid = str(uuid.uuid4())
+            request_uuid = secrets.token_hex(16)
             parts, n = envelope.request_parts(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
                                               uuid=request_uuid, body_sha256=digest)
-            try:
-                link = self.channels.link(ep.address)
-                async with asyncio.timeout_at(deadline):
-                    raw = await link.request(parts, n, remaining)
-            except TimeoutError:
-                return result(ReturnCode.TIMEOUT, "no answer before the deadline")
+            try:  # the query's one timer cancels this call at the deadline (_collect)
+                raw = await self.channels.link(ep.address).request(parts, n, remaining)
             except LinkError as e:
                 if e.code == ReturnCode.UNAVAILABLE:
                     self.channels.discard(ep.address)

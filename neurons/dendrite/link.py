@@ -28,45 +28,45 @@ class Link:
         self._call = call
         self._status_code = status_code          # grpc.aio.AioRpcError -> ReturnCode
         self._waiting: dict[int, asyncio.Future] = {}
+        self._outbox: asyncio.Queue = asyncio.Queue()
         self._ids = itertools.count(1)
-        self._write = asyncio.Lock()             # gRPC takes one message at a time per call
+        self._failure: LinkError | None = None
         self.closed = False
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read())
+        self._writer = loop.create_task(self._write())
 
     async def request(self, parts: list, length: int, timeout: float) -> memoryview:
         """Send one serialized request (its buffers) and return the payload of its answer frame.
 
-        The caller bounds the wait (asyncio.timeout); raises LinkError when the stream fails."""
+        Cancelling this (the caller's deadline) only drops the answer: the frame, once handed to
+        gRPC, still goes out whole, since gRPC ends the stream when a write is cancelled.
+        Raises LinkError when the stream fails."""
+        if self.closed:
+            raise LinkError(ReturnCode.UNAVAILABLE, "stream closed")
         fid = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._waiting[fid] = answer
-        data = b"".join(stream.frame_parts(fid, parts, length, min(stream.MAX_TIMEOUT_MS, max(1, int(timeout * 1000)))))
+        timeout_ms = min(stream.MAX_TIMEOUT_MS, max(1, int(timeout * 1000)))
+        self._outbox.put_nowait((fid, b"".join(stream.frame_parts(fid, parts, length, timeout_ms))))
         try:
-            async with self._write:
-                await self._send(data)
             return await answer
         finally:
             self._waiting.pop(fid, None)
 
-    async def _send(self, data: bytes) -> None:
-        if self.closed:
-            raise LinkError(ReturnCode.UNAVAILABLE, "stream closed")
-        sent = False
+    async def _write(self) -> None:
+        """Send queued frames one at a time (gRPC takes one message at a time per call)."""
         try:
-            await self._call.write(data)
-            sent = True
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as e:
-            raise self._failure(e) from None
-        except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # our caller gave up (deadline, first-k)
-                raise
-            raise LinkError(ReturnCode.UNAVAILABLE, "stream closed") from None  # the call was cancelled under us
-        finally:
-            if not sent:  # a write cut short may leave half a message behind: retire the stream
-                self.close()
+            while True:
+                fid, data = await self._outbox.get()
+                if fid in self._waiting:  # else its caller gave up before it went out
+                    await self._call.write(data)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, asyncio.CancelledError) as e:
+            self._failure = self._failure or self._failure_of(e)
+            self.close()
 
     async def _read(self) -> None:
-        failure = LinkError(ReturnCode.UNAVAILABLE, "the miner closed the stream")
+        failure = None
         try:
             async for msg in self._call:
                 try:
@@ -77,18 +77,17 @@ class Link:
                 answer = self._waiting.pop(fid, None)
                 if answer is not None and not answer.done():
                     answer.set_result(payload)
-        except grpc.aio.AioRpcError as e:
-            failure = self._failure(e)
-        except asyncio.CancelledError:
-            failure = LinkError(ReturnCode.UNAVAILABLE, "stream closed")
+        except (grpc.aio.AioRpcError, asyncio.CancelledError) as e:
+            failure = self._failure_of(e)
         finally:
+            failure = self._failure or failure or LinkError(ReturnCode.UNAVAILABLE, "the miner closed the stream")
             self.close()
             for answer in self._waiting.values():
                 if not answer.done():
                     answer.set_exception(failure)
             self._waiting.clear()
 
-    def _failure(self, e: Exception) -> LinkError:
+    def _failure_of(self, e: Exception) -> LinkError:
         if isinstance(e, grpc.aio.AioRpcError):
             return LinkError(self._status_code(e), f"grpc {e.code().name}: {e.details()}")
         return LinkError(ReturnCode.UNAVAILABLE, "stream closed")
@@ -98,6 +97,4 @@ class Link:
         if not self.closed:
             self.closed = True
             self._call.cancel()
-
-    def __len__(self) -> int:
-        return len(self._waiting)
+            self._writer.cancel()

@@ -41,7 +41,7 @@ def test_valid_request_verifies_and_body_decodes():
     req = parse_request(data, max_bytes=LIMIT)
     h = req.header
     assert (h.version, h.synapse, h.caller, h.receiver) == (PROTOCOL_VERSION, "forward", ALICE.ss58_address, BOB.ss58_address)
-    assert abs(h.timestamp_ns - time.time_ns()) < 60e9 and len(h.signature) == 64 and len(h.uuid) == 36
+    assert abs(h.timestamp_ns - time.time_ns()) < 60e9 and len(h.signature) == 64 and len(h.uuid) == 32
     assert verify_request(req, receiver=BOB.ss58_address, guard=ReplayGuard()) == ReturnCode.SUCCESS
     body = decode_body(req.body)
     assert body.tensors["x"].tolist() == [0, 1, 2, 3] and body.fields == {"task": "echo"}

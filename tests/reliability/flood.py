@@ -1,16 +1,19 @@
 """The flood experiment, shared by tests/reliability/test_flood.py and bench/flood.py.
 
-One real `neuron miner` (bow model, default axon limits: 50 req/s per hotkey, priority by stake).
-A registered validator (1000 TAO) queries it at a steady rate from this process, first alone, then
-while two flooder processes (an unregistered hotkey and a registered 1-TAO hotkey) send signed
-requests to the same miner as fast as they can (at `nice`; 19 stands in for flooders on other hosts,
-which cannot take the miner's CPU). Reported: the validator's latency percentiles and
-success rate in both phases, what the flooders got back, and the miner's RSS before and after.
+One real `neuron miner` (bow model, default axon limits: 50 req/s per hotkey, priority by stake,
+handlers as many as cores, refusals past a small allowance held back). A registered validator
+(1000 TAO) queries it at a steady rate from this process, first alone, then while two flooder
+processes (an unregistered hotkey and a registered 1-TAO hotkey) send signed requests to the same
+miner as fast as it answers them (at `nice`; 19 stands in for flooders on other hosts, which cannot
+take the miner's CPU). Reported: the validator's latency percentiles and success rate in both
+phases, what the flooders got back, and the miner's RSS before and after.
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 from harness import DevSubnet, hotkey_of, percentile, rss_kib
 from neurons.dendrite import Dendrite
 from neurons.localsubnet.plan import NeuronPlan
+from neurons.runtime import prepare_to_serve
 
 FLOODERS = {"unregistered": "//opensubnet/unregistered", "lowstake": "//opensubnet/lowstake"}
 
@@ -80,6 +84,7 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, nice:
         sub.wait_serving(["miner"])
         ep = sub.endpoint("miner")
         body = request_body()
+        switch_interval = sys.getswitchinterval()
 
         async def measure() -> tuple[Phase, Phase, list[int]]:
             async with Dendrite(hotkey_of("validator")) as d:
@@ -102,7 +107,12 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, nice:
                 flooded = await steady_queries(d, ep, body, rate, seconds)
                 return alone, flooded, rss
 
-        alone, flooded, rss = asyncio.run(measure())
+        prepare_to_serve()  # this process plays the validator: settle it as `neuron validator` does
+        try:
+            alone, flooded, rss = asyncio.run(measure())
+        finally:
+            gc.unfreeze()
+            sys.setswitchinterval(switch_interval)
         for c in sub.children.items:
             if c.name.startswith("flood-"):
                 c.proc.wait(timeout=60)
@@ -115,7 +125,7 @@ def run_flood(tmp: Path, *, seconds: float, rate: float, concurrency: int, nice:
 
 def format_table(r: FloodResult) -> str:
     rows = [
-        "| | validator p50 ms | validator p99 ms | validator success | flood req/s (codes) |",
+        "| | validator p50 ms | validator p99 ms | validator success | flooders: answers/s they got (codes) |",
         "|---|---|---|---|---|",
         f"| no flood | {r.alone.p(50):.1f} | {r.alone.p(99):.1f} | {r.alone.success:.2%} ({r.alone.sent} req) | - |",
         f"| flooded | {r.flooded.p(50):.1f} | {r.flooded.p(99):.1f} | {r.flooded.success:.2%} ({r.flooded.sent} req) | "
