@@ -379,11 +379,15 @@ def main() -> int:
     print("\n" + md + "\n\n" + verdicts + f"\n\nload average {load}")
     if not args.quick:
         cmd = "python bench/fanout.py " + " ".join(sys.argv[1:])
+        notes = args.out.read_text().partition(NOTES)[2] if args.out.exists() else ""
         args.out.write_text(_REPORT.format(cmd=cmd.strip(), table=md, floors=verdicts, workers=args.workers, load=load,
-                                           cores=os.cpu_count(), seconds=args.seconds))
+                                           cores=os.cpu_count(), seconds=args.seconds)
+                            + (NOTES + notes if notes else ""))
         print(f"wrote {args.out}")
     return 0
 
+
+NOTES = "\n## Notes"  # hand-written below this heading; a rerun keeps it
 
 _REPORT = """# Fan-out benchmark: opensubnet gRPC vs HTTP/JSON (base64)
 

@@ -61,6 +61,7 @@ def worker(indices: list[int], validator: str, conn) -> None:
 async def _worker(indices: list[int], validator: str, conn) -> None:
     from neurons.axon import Axon, AxonConfig, CallerInfo
     from neurons.miner import make_forward
+    from neurons.runtime import prepare_to_serve
     from subnets.registry import get
 
     spec = get(SUBNET)
@@ -73,6 +74,7 @@ async def _worker(indices: list[int], validator: str, conn) -> None:
         ax.attach(spec.synapse, make_forward(spec, model))
         ports[i] = await ax.start()
         axons.append(ax)
+    prepare_to_serve()  # as `neuron miner` does before it serves
     conn.send(ports)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
     for ax in axons:
@@ -272,6 +274,8 @@ def main() -> int:
         print(f"{args.miners} miners up in {args.workers} processes, subnets {nets} ({time.perf_counter() - t0:.1f} s); "
               f"{os.cpu_count()} cores, load average {load0:.1f}, python {platform.python_version()}, "
               f"torch {torch.__version__}", flush=True)
+        from neurons.runtime import prepare_to_serve
+        prepare_to_serve()  # as `neuron validator` does before it serves
         try:
             rows = asyncio.run(run_validators(chain, url, nets, tmp, args))
         finally:

@@ -6,6 +6,7 @@ wire.py        protobuf varints/fields by hand (payloads copied once, parsed as 
 tensor.py      tensor codec: encode / decode / decode_numpy
 body.py        named tensors + string fields: encode_body / body_parts / decode_body
 envelope.py    signed Request/Response: build, parse, verify (sr25519 over sha256 of the body)
+stream.py      Frame: many requests/responses on one long-lived gRPC stream, matched by id
 replay.py      ReplayGuard: nonce once per window, bounded memory, fails closed
-service.py     gRPC method path and raw-bytes handlers (the serialized messages are the wire bytes)
+service.py     gRPC method paths (Call, Stream) and raw-bytes handlers (the serialized messages are the wire bytes)
 """

@@ -1,8 +1,9 @@
 """One gRPC channel per endpoint address, reused across calls, at most `max_channels` open.
 
-Requests travel on one long-lived `Stream` call per channel (link.py). The least recently used
-channel is closed when a new address would exceed the bound; its in-flight calls get
-`close_grace_s` to finish.
+Requests travel on one long-lived `Stream` call per channel (link.py); an axon that answers
+Stream with UNIMPLEMENTED (an older opensubnet, a minimal server) gets unary `Call`s from then on,
+so validators can upgrade before their miners. The least recently used channel is closed when a
+new address would exceed the bound; its in-flight calls get `close_grace_s` to finish.
 """
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ import grpc
 
 from protocol import service
 
-from .link import Link
+from .link import Link, LinkError, rpc_failure
+
+
+class _Peer:
+    __slots__ = ("channel", "link", "unary")
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self.channel, self.link, self.unary = channel, None, None  # unary: the Call stub, once Stream is missing
 
 
 class ChannelPool:
@@ -30,24 +38,49 @@ class ChannelPool:
             ("grpc.enable_retries", 0),
         ]
         self._creds = None if root_certificates is None else grpc.ssl_channel_credentials(root_certificates)
-        self._open: OrderedDict[str, list] = OrderedDict()  # address -> [channel, link or None]
+        self._open: OrderedDict[str, _Peer] = OrderedDict()
         self._closing: set[asyncio.Task] = set()
         self.opened = 0  # channels created over the pool's life (tests and metrics read it)
 
+    async def send(self, address: str, parts: list, length: int, timeout: float):
+        """The payload of the answer to one serialized request (its buffers); raises LinkError."""
+        peer = self._peer(address)
+        if peer.unary is None:
+            try:
+                return await self._link(peer).request(parts, length, timeout)
+            except LinkError as e:
+                if e.status != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                peer.unary = service.unary_call(peer.channel)
+        try:
+            return await peer.unary(b"".join(parts), timeout=timeout)
+        except grpc.aio.AioRpcError as e:
+            raise rpc_failure(e, self._status_code) from None
+
+    def transport(self, address: str) -> str:
+        """How requests to `address` travel: "stream", or "call" once it turned out to have no Stream."""
+        peer = self._open.get(address)
+        return "call" if peer is not None and peer.unary is not None else "stream"
+
     def link(self, address: str) -> Link:
         """The open stream to `address`, opening a channel and/or a new stream if needed."""
-        entry = self._open.get(address)
-        if entry is None:
-            entry = self._open[address] = [self._channel(address), None]
+        return self._link(self._peer(address))
+
+    def _link(self, peer: _Peer) -> Link:
+        if peer.link is None or peer.link.closed:
+            peer.link = Link(service.stream_call(peer.channel)(), self._status_code)
+        return peer.link
+
+    def _peer(self, address: str) -> _Peer:
+        peer = self._open.get(address)
+        if peer is None:
+            peer = self._open[address] = _Peer(self._channel(address))
             self.opened += 1
             while len(self._open) > self.max_channels:
-                _, (old, _) = self._open.popitem(last=False)
-                self._close_later(old)
+                self._close_later(self._open.popitem(last=False)[1].channel)
         else:
             self._open.move_to_end(address)
-        if entry[1] is None or entry[1].closed:
-            entry[1] = Link(service.stream_call(entry[0])(), self._status_code)
-        return entry[1]
+        return peer
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         if self._creds is None:
@@ -56,9 +89,9 @@ class ChannelPool:
 
     def discard(self, address: str) -> None:
         """Close the channel of an address that failed at the transport level (reconnects next time)."""
-        entry = self._open.pop(address, None)
-        if entry is not None:
-            self._close_later(entry[0])
+        peer = self._open.pop(address, None)
+        if peer is not None:
+            self._close_later(peer.channel)
 
     def _close_later(self, ch: grpc.aio.Channel) -> None:
         task = asyncio.get_running_loop().create_task(ch.close(self.close_grace_s))
@@ -70,4 +103,4 @@ class ChannelPool:
 
     async def close(self) -> None:
         open_, self._open = list(self._open.values()), OrderedDict()
-        await asyncio.gather(*(ch.close(None) for ch, _ in open_), *self._closing, return_exceptions=True)
+        await asyncio.gather(*(p.channel.close(None) for p in open_), *self._closing, return_exceptions=True)

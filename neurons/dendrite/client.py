@@ -116,7 +116,7 @@ class Dendrite:
             parts, n = envelope.request_parts(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
                                               uuid=request_uuid, body_sha256=digest)
             try:  # the query's one timer cancels this call at the deadline (_collect)
-                raw = await self.channels.link(ep.address).request(parts, n, remaining)
+                raw = await self.channels.send(ep.address, parts, n, remaining)
             except LinkError as e:
                 if e.code == ReturnCode.UNAVAILABLE:
                     self.channels.discard(ep.address)

@@ -16,11 +16,11 @@ from protocol.codes import ReturnCode
 
 
 class LinkError(Exception):
-    """The stream failed for the requests in flight on it; `code` is what each of them reports."""
+    """The transport failed for a request; `code` is what it reports, `status` gRPC's own (if any)."""
 
-    def __init__(self, code: ReturnCode, message: str):
+    def __init__(self, code: ReturnCode, message: str, status: grpc.StatusCode | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 class Link:
@@ -89,7 +89,7 @@ class Link:
 
     def _failure_of(self, e: Exception) -> LinkError:
         if isinstance(e, grpc.aio.AioRpcError):
-            return LinkError(self._status_code(e), f"grpc {e.code().name}: {e.details()}")
+            return rpc_failure(e, self._status_code)
         return LinkError(ReturnCode.UNAVAILABLE, "stream closed")
 
     def close(self) -> None:
@@ -98,3 +98,7 @@ class Link:
             self.closed = True
             self._call.cancel()
             self._writer.cancel()
+
+
+def rpc_failure(e: grpc.aio.AioRpcError, status_code) -> LinkError:
+    return LinkError(status_code(e), f"grpc {e.code().name}: {e.details()}", e.code())

@@ -64,14 +64,16 @@ def test_body_is_encoded_once_per_query(monkeypatch):
 
 
 @contextlib.asynccontextmanager
-async def raw_server(respond):
-    """A bare gRPC server speaking the wire format: respond(parsed_request) -> response bytes."""
+async def raw_server(respond, *, streams=True):
+    """A bare gRPC server speaking the wire format: respond(parsed_request) -> response bytes
+    (with streams=False, only the unary Call method, like an axon of an older opensubnet)."""
     server = grpc.aio.server()
 
     async def handle(data, context):
         return respond(envelope.parse_request(data, max_bytes=1 << 20))
 
-    server.add_generic_rpc_handlers([service.axon_handler(handle, stream=service.answer_in_order(handle))])
+    frames = service.answer_in_order(handle) if streams else None
+    server.add_generic_rpc_handlers([service.axon_handler(handle, stream=frames)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
@@ -107,6 +109,25 @@ def test_answers_not_signed_by_the_expected_miner_are_invalid_response():
                     miner, request=req, code=ReturnCode.SUCCESS, body=ok_body)) as port:
                 [r] = await d.query([Endpoint(miner.ss58_address, "127.0.0.1", port)], "echo", X, timeout=5)
             assert r.ok and torch.equal(r.tensors["y"], torch.ones(2))  # the control case passes
+    asyncio.run(main())
+
+
+def test_an_axon_without_the_stream_method_is_queried_by_unary_call():
+    miner = MINERS[0]
+    seen = []
+
+    def respond(req):
+        seen.append(req.header.uuid)
+        body = envelope.decode_body(req.body).tensors
+        return envelope.build_response(miner, request=req, code=ReturnCode.SUCCESS, body=envelope.encode_body(body))
+
+    async def main():
+        async with raw_server(respond, streams=False) as port, Dendrite(VALI) as d:
+            ep = Endpoint(miner.ss58_address, "127.0.0.1", port)
+            for _ in range(3):  # the first tries Stream (UNIMPLEMENTED), then Call; the pool remembers
+                [r] = await d.query([ep], "echo", X, timeout=5)
+                assert r.ok and torch.equal(r.tensors["x"], X["x"]), r
+            assert len(seen) == 3 and d.channels.transport(ep.address) == "call"
     asyncio.run(main())
 
 

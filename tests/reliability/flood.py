@@ -135,5 +135,5 @@ def format_table(r: FloodResult) -> str:
     b, q, a = r.miner_rss_kib
     ratio = r.flooded.p(99) / r.alone.p(99)
     rows.append(f"\np99 flooded / alone = {ratio:.2f}; miner RSS {b / 1024:.0f} MiB → {q / 1024:.0f} MiB (quiet) → "
-                f"{a / 1024:.0f} MiB (after flood): +{(a - q) / 1024:.1f} MiB during the flood")
+                f"{a / 1024:.0f} MiB (after flood): {(a - q) / 1024:+.1f} MiB during the flood")
     return "\n".join(rows)
