@@ -22,9 +22,9 @@ class AxonConfig(BaseModel):
                              "pool for synchronous handlers, so waiting work is ordered by the priority queue alone)")
     max_queue: int = Field(256, ge=0, description="requests waiting for a handler; beyond, the lowest stake is shed")
     timeout_s: float = Field(12.0, gt=0, description="longest a request may take (the caller's deadline may be shorter)")
-    quick_refusals_per_s: float = Field(5.0, gt=0, description="refusals a connection gets answered at once, "
-                                        "per second; past this allowance they are held back (tarpit)")
-    quick_refusal_burst: float = Field(20.0, ge=1, description="refusals a connection may get at once before holding")
+    quick_refusals_per_s: float = Field(5.0, gt=0, description="refusals a source address (IPv4, IPv6 /64) gets "
+                                        "answered at once, per second; past this allowance they are held (tarpit.py)")
+    quick_refusal_burst: float = Field(20.0, ge=1, description="refusals a source address may get at once before holding")
     refusal_hold_s: float = Field(1.0, ge=0, description="how long a refusal past the allowance is held "
                                   "(x U(0.5, 1), never past the caller's deadline); 0 = never hold")
     max_held_refusals: int = Field(4096, ge=0, description="refusals held at once; beyond, they go out at once")
