@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Install opensubnet and what its tests need into the current Python (use a venv if you prefer).
+# Make .venv (works on a PEP 668 "externally managed" system Python too) and install opensubnet
+# with what its tests need. Re-running it updates the same venv. PYTHON=... picks the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: opensubnet needs Python >= 3.11; $PY is $("$PY" --version 2>&1). Set PYTHON=/path/to/python3.11+" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv || {
+    echo "setup: '$PY -m venv' failed; on Debian/Ubuntu install it with: sudo apt install python3-venv" >&2
+    exit 1
+  }
+fi
+VPY=.venv/bin/python
+PIP=("$VPY" -m pip install --disable-pip-version-check -q)
 # The CPU build of torch when this machine carries it (PyPI's default is the ~3 GB CUDA build).
-python3 -m pip install --disable-pip-version-check -q "torch==2.13.0" 2>/dev/null \
+"${PIP[@]}" "torch==2.13.0" 2>/dev/null \
   || echo "setup: torch 2.13.0 CPU wheel not available here; pip will pick a torch build"
-python3 -m pip install --disable-pip-version-check -q -e ".[test]"
-echo "setup: installed opensubnet ($(python3 -c 'import torch; print("torch", torch.__version__)'))"
+"${PIP[@]}" -e ".[test]"
+echo "setup: installed opensubnet into .venv ($("$VPY" -c 'import torch; print("torch", torch.__version__)')); run .venv/bin/neuron"
