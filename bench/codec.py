@@ -6,7 +6,7 @@ For each float32 tensor size: encode+decode GB/s (payload bytes / time for one e
 decode) of protocol.tensor next to: one copy into a new buffer (bytes(memoryview(x))), a copy
 into a warm buffer (memory bandwidth), pickle, protobuf with the payload in a `bytes` field
 (generated class), and base64-in-JSON. Then the full signed request path (encode_body,
-build_request, parse_request, verify_request, decode_body) and the sr25519/sha256 costs inside it.
+build_request, parse_request, verify_request, decode_body) and the sr25519/BLAKE3 costs inside it.
 Writes the markdown tables to --out.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import blake3
 import google.protobuf
 import numpy as np
 import torch
@@ -146,6 +147,7 @@ def bench_crypto(keys, seconds: float) -> list[tuple[str, str]]:
         "ss58": lambda: Keypair(ss58_address=alice.ss58_address),
     }, 3 * seconds)
     best.update(interleaved({
+        "blake3": lambda: blake3.blake3(big).digest(),
         "sha256": lambda: hashlib.sha256(big).digest(),
         "copy": lambda: bytes(memoryview(big)),
     }, 2 * seconds))
@@ -153,7 +155,9 @@ def bench_crypto(keys, seconds: float) -> list[tuple[str, str]]:
         ("sr25519 sign (200-byte preimage)", f"{best['sign'] * 1e6:.0f} µs"),
         ("sr25519 verify", f"{best['verify'] * 1e6:.0f} µs"),
         ("Keypair(ss58_address=...) (envelope caches it per caller)", f"{best['ss58'] * 1e6:.0f} µs"),
-        ("sha256 of 64 MiB (hashed once by each side)", f"{len(big) / best['sha256'] / 1e9:.2f} GB/s"),
+        ("BLAKE3 of 64 MiB (the body hash since protocol v2; hashed once by each side)",
+         f"{len(big) / best['blake3'] / 1e9:.2f} GB/s"),
+        ("sha256 of the same 64 MiB (protocol v1's body hash)", f"{len(big) / best['sha256'] / 1e9:.2f} GB/s"),
         ("bytes(memoryview) of the same 64 MiB", f"{len(big) / best['copy'] / 1e9:.2f} GB/s"),
     ]
 
@@ -171,8 +175,8 @@ def render(names: list[str], results: dict[int, dict[str, float]], comp: list[tu
         "float32 tensors, encode+decode throughput = payload bytes / (one encode + one decode), "
         f"best of >= 5 round-robin rounds (~{seconds} s per cell). Ratios are against `bytes(memoryview(x))` "
         "(one copy into a new buffer) and base64-in-JSON, same bytes, same run. "
-        "'signed request end to end' = body_parts + build_request (sha256 + sr25519 sign) + parse_request "
-        "+ verify_request (sha256 + sr25519 verify + replay guard) + decode_body.",
+        "'signed request end to end' = body_parts + build_request (BLAKE3 + sr25519 sign) + parse_request "
+        "+ verify_request (BLAKE3 + sr25519 verify + replay guard) + decode_body.",
         "",
         "| method | " + " | ".join(f"{m} MiB GB/s (× new-buffer, × b64-JSON)" for m in sizes) + " |",
         "|---|" + "---|" * len(sizes),

@@ -59,14 +59,15 @@ def worker(indices: list[int], validator: str, conn) -> None:
 
 
 async def _worker(indices: list[int], validator: str, conn) -> None:
-    from neurons.axon import Axon, AxonConfig, CallerInfo
+    from neurons.axon import Axon, CallerInfo
+    from neurons.config.schema import AxonSection
     from neurons.miner import make_forward
     from neurons.runtime import prepare_to_serve
     from subnets.registry import get
 
     spec = get(SUBNET)
     table = {validator: CallerInfo(0, 1000.0, True)}
-    cfg = AxonConfig(rate_per_s=1e6, burst=1e6, concurrency=4)
+    cfg = AxonSection(rate_per_s=1e6, burst=1e6, concurrency=4)
     axons, ports = [], {}
     for i in indices:
         model = spec.miners()[MODELS[i % len(MODELS)]](i)
@@ -155,7 +156,7 @@ class Unbatched:
         return getattr(self._spec, name)
 
 
-def make_validator(chain, url, netuid, state_dir: Path, top_k: int, exploration: float, unbatched: bool):
+def make_validator(chain, url, netuid, state_dir: Path, top_k: int, explore: int, unbatched: bool):
     from neurons.config.schema import NeuronConfig
     from neurons.validator.loop import Validator
     from neurons.wallet import DevWallet
@@ -163,8 +164,8 @@ def make_validator(chain, url, netuid, state_dir: Path, top_k: int, exploration:
 
     spec = get(SUBNET)
     cfg = NeuronConfig(chain={"url": url, "netuid": netuid},
-                       validator={"state_dir": str(state_dir), "top_k": top_k, "exploration": exploration,
-                                  "batch_size": 16, "weights_interval_blocks": 10_000})
+                       validator={"state_dir": str(state_dir), "batch_size": 16, "weights_interval_blocks": 10_000},
+                       gate={"top_k": top_k, "explore": explore})
     v = Validator(cfg, spec=Unbatched(spec) if unbatched else spec,
                   hotkey=DevWallet("//opensubnet/bench-vali").hotkey(), chain=chain)
     v.moe.select = wrap(v.moe.select, "gate")
@@ -205,10 +206,10 @@ async def run_validators(chain, url, nets, tmp: Path, args) -> dict:
     moe_mod.score = wrap(moe_mod.score, "scoring")
     big, small = args.miners, args.baseline_miners
     configs = {
-        f"{big} miners, all queried": (nets[big], big, 0.0, False),
-        f"{big} miners, top_k 4 + 1 explored": (nets[big], 4, 0.1, False),
-        f"{big} miners, all queried, unbatched scoring": (nets[big], big, 0.0, True),
-        f"{small} miners, all queried (baseline)": (nets[small], small, 0.0, False),
+        f"{big} miners, all queried": (nets[big], big, 0, False),
+        f"{big} miners, top_k 4 + 1 explored": (nets[big], 4, 1, False),
+        f"{big} miners, all queried, unbatched scoring": (nets[big], big, 0, True),
+        f"{small} miners, all queried (baseline)": (nets[small], small, 0, False),
     }
     validators = {name: make_validator(chain, url, netuid, tmp / f"state{i}", k, e, u)
                   for i, (name, (netuid, k, e, u)) in enumerate(configs.items())}

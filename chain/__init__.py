@@ -3,7 +3,9 @@
 `connect(url)`:
   ws://… or wss://…   → subtensor over substrate-interface (public network or any node)
   local               → start (or attach to) the local real-runtime chain under Chopsticks
-  dev:PATH | dev:     → the in-process dev ledger persisted in SQLite (temp file for `dev:`)
+  dev:PATH | dev:     → the in-process dev ledger persisted in SQLite (temp file for `dev:`); a new
+                        one makes a block every DEFAULT_BLOCK_TIME s (chain/dev/ledger.py) unless
+                        ?block_time=S says otherwise (0: a block per extrinsic)
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ def connect(url: str, **kwargs) -> Chain:
         return connect_local(url, **kwargs)
     if url.startswith("dev:"):
         from chain.dev import DevChain
-        return DevChain(url[len("dev:"):] or None, **kwargs)
+        from chain.dev.ledger import DEFAULT_BLOCK_TIME
+        return DevChain(url[len("dev:"):] or None, new_block_time=DEFAULT_BLOCK_TIME, **kwargs)
     raise ChainError(f"unknown chain url {url!r}",
                      hint="use ws://HOST:PORT, wss://…, `local` (local runtime) or dev:PATH (dev ledger)")

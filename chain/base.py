@@ -7,11 +7,14 @@ chain's sudo key (//Alice on local chains).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from substrateinterface import Keypair
 
 from chain.types import Hyperparameters, Metagraph
+
+if TYPE_CHECKING:
+    from chain.audit import EpochRecord
 
 
 class Chain(ABC):
@@ -22,6 +25,10 @@ class Chain(ABC):
     # --- reads -----------------------------------------------------------------------------
     @abstractmethod
     def block(self) -> int: ...
+
+    @abstractmethod
+    def block_hash(self, n: int) -> bytes:
+        """The 32-byte hash of block `n` (0 <= n <= head); ChainError otherwise."""
 
     @abstractmethod
     def subnets(self) -> list[int]: ...
@@ -67,17 +74,54 @@ class Chain(ABC):
 
     @abstractmethod
     def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
-                       salt: Sequence[int], version_key: int = 0) -> None: ...
+                       salt: Sequence[int], version_key: int = 0) -> str:
+        """Commit the hash of these weights (as this runtime computes it); returns the hash (0x-hex)."""
 
     @abstractmethod
     def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None: ...
 
+    def start_call(self, netuid: int, owner: Keypair) -> None:
+        """Start the subnet's emission (dTAO runtimes: a new subnet emits nothing until its owner calls
+        start_call). Chains whose subnets emit from creation do nothing."""
+
+    def weight_commits(self, netuid: int, hotkey: str) -> list[tuple[str, int]]:
+        """The hotkey's live (not yet revealed, not expired) weight commits on the subnet, oldest
+        first, as (commit hash hex, commit block); drand-timelocked commits as (blake2-256 hex of the
+        ciphertext, commit block)."""
+        from chain.errors import UnsupportedError
+        raise UnsupportedError(f"{type(self).__name__} cannot list weight commits",
+                               hint="commit-reveal needs the dev ledger or a subtensor runtime with commit-reveal")
+
+    def timelock_call(self) -> str | None:
+        """The runtime's drand-timelocked weights commit call (`commit_timelocked_weights`, or
+        `commit_crv3_weights` on spec 293), or None when it has none (hash commit-reveal only)."""
+        return None
+
+    def commit_timelocked_weights(self, netuid: int, hotkey: Keypair, ciphertext: bytes, reveal_round: int) -> None:
+        """Submit a drand-timelocked commit (see chain.subtensor.timelock.encrypt_weights)."""
+        from chain.errors import UnsupportedError
+        raise UnsupportedError(f"{type(self).__name__} has no drand-timelocked commits",
+                               hint="use hash commit-reveal (commit_weights, then reveal_weights)")
+
     @abstractmethod
     def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
         """Set one field of `Hyperparameters` by name (sudo / subnet owner only)."""
 
-    # --- blocks (local and dev chains only; the public network raises UnsupportedError) ----
+    # --- history --------------------------------------------------------------------------
+    def epoch_record(self, netuid: int, block: int | None = None) -> "EpochRecord":
+        """Inputs and stored outputs of the subnet's epoch that ran in `block` (default: the latest),
+        for `neuron audit` (chain/audit.py)."""
+        from chain.errors import UnsupportedError
+        raise UnsupportedError(f"{type(self).__name__} cannot read back an epoch's inputs")
+
+    # --- local and dev chains only (the public network raises UnsupportedError) -----------
+    def faucet(self) -> Keypair:
+        """The funded dev account that `neuron wallet fund` pays from."""
+        from chain.errors import UnsupportedError
+        raise UnsupportedError(f"{self.url} has no faucet: only a dev ledger (dev:PATH) or the local runtime "
+                               "(`local`) funds keys", hint="get TAO from someone who has some, then `neuron transfer`")
+
     @abstractmethod
     def advance_blocks(self, n: int = 1) -> int:
         """Produce n blocks now; returns the new head."""

@@ -5,15 +5,18 @@ Pure functions, shared by every backend and by validators:
 - `scores_to_u16(scores, ...)`      (uids, u16 values) max-upscaled to 65535, zeros dropped,
                                      honouring min_allowed_weights and max_weight_limit
 - `max_weight_ok(values, limit)`    the runtime's own MaxWeightExceeded test, in exact integers
+- `RULES` / `weights_violation(call, hp)`  the one table of rules a set_weights / commit / reveal must
+                                     pass, in the runtime's order (the dev ledger enforces it too)
 - `explain_weights_rejection(...)`  one line saying why the chain would reject a submission, or None
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
-from chain.types import U16_MAX, Hyperparameters, Metagraph
+from chain.types import RAO_PER_TAO, U16_MAX, Hyperparameters, Metagraph
 
 # share given to zero-score uids when min_allowed_weights forces more non-zero weights
 _FILL_SHARE = 1e-5
@@ -106,48 +109,142 @@ def scores_to_u16(scores: Sequence[float] | np.ndarray, uids: Sequence[int] | No
     return ids[keep].tolist(), values[keep].tolist()
 
 
-# --- pre-check ----------------------------------------------------------------------------------
+# --- the rules a weights submission must pass (one table: the pre-check and the dev ledger use it) ---
+@dataclass(frozen=True)
+class WeightsCall:
+    """One set_weights / commit / reveal as the runtime sees it when it lands in `block`.
+    `uid` None: the hotkey is not registered; `n`: the subnet's number of uids."""
+    kind: str                    # "set" | "commit" | "reveal"
+    netuid: int
+    n: int
+    uid: int | None
+    stake: int                   # rao (alpha on dTAO runtimes) the hotkey holds
+    permit: bool
+    last_update: int             # block of the uid's last accepted weights (0: never)
+    block: int
+    uids: tuple[int, ...] = ()
+    values: tuple[int, ...] = ()
+    version_key: int = 0
+
+    @property
+    def self_weight(self) -> bool:
+        return len(self.uids) == 1 and self.uid is not None and int(self.uids[0]) == self.uid
+
+
+@dataclass(frozen=True)
+class Violation:
+    error: str       # the runtime's error name (chain.errors.error_from_name turns it into a typed error)
+    message: str     # one line for the operator
+
+
+def _rate_left(c: WeightsCall, hp: Hyperparameters) -> int:
+    """Blocks still to wait under the weights rate limit (0: free). LastUpdate 0 means never set."""
+    if c.last_update == 0 or c.uid is None:
+        return 0
+    return max(hp.weights_rate_limit - (c.block - c.last_update), 0)
+
+
+def _too_fast(c: WeightsCall, hp: Hyperparameters) -> str | None:
+    left = _rate_left(c, hp)
+    if not left:
+        return None
+    what = "committed" if c.kind == "commit" else "set"
+    return (f"too soon: uid {c.uid} {what} weights at block {c.last_update}, the rate limit is "
+            f"{hp.weights_rate_limit} blocks; wait {left} more block{'s' if left != 1 else ''}")
+
+
+def _max_weight(c: WeightsCall, hp: Hyperparameters) -> str | None:
+    if c.self_weight or not any(int(v) for v in c.values):
+        return None
+    top = max(int(v) for v in c.values)
+    upscaled = [int(v) * U16_MAX // top for v in c.values]   # vec_u16_max_upscale_to_u16, as stored
+    if max_weight_ok(upscaled, hp.max_weight_limit):
+        return None
+    share = top / sum(int(v) for v in c.values)
+    return (f"one weight is {share:.1%} of the total, over max_weight_limit "
+            f"{hp.max_weight_limit / U16_MAX:.1%}: spread the weights (use scores_to_u16)")
+
+
+_SET, _COMMIT, _REVEAL = frozenset({"set"}), frozenset({"commit"}), frozenset({"reveal"})
+_APPLY = frozenset({"set", "reveal"})   # the weights themselves: checked on set_weights and at reveal
+
+#: (error name, kinds it applies to, check → message or None), in the runtime's order
+#: (pallets/subtensor weights.rs: do_set_weights, do_commit_weights, do_reveal_weights)
+RULES: tuple[tuple[str, frozenset, Callable[[WeightsCall, Hyperparameters], str | None]], ...] = (
+    ("CommitRevealEnabled", _SET, lambda c, hp: hp.commit_reveal_enabled and
+        "commit-reveal is on for this subnet: commit the weights, then reveal them after the reveal period"),
+    ("CommitRevealDisabled", _COMMIT | _REVEAL, lambda c, hp: not hp.commit_reveal_enabled and
+        "commit-reveal is off on this subnet: set the weights directly"),
+    ("HotKeyNotRegisteredInSubNet", _COMMIT, lambda c, hp: c.uid is None and
+        f"the hotkey is not registered on subnet {c.netuid}: run `neuron register` first"),
+    ("CommittingWeightsTooFast", _COMMIT, _too_fast),
+    ("WeightVecNotEqualSize", _APPLY, lambda c, hp: len(c.uids) != len(c.values) and
+        f"{len(c.uids)} uids but {len(c.values)} weights: they must have the same length"),
+    ("UidsLengthExceedUidsInSubNet", _APPLY, lambda c, hp: len(c.uids) > c.n and
+        f"{len(c.uids)} weights but the subnet has only {c.n} uids"),
+    ("HotKeyNotRegisteredInSubNet", _APPLY, lambda c, hp: c.uid is None and
+        f"the hotkey is not registered on subnet {c.netuid}: run `neuron register` first"),
+    ("NotEnoughStakeToSetWeights", _APPLY, lambda c, hp: c.stake < hp.min_allowed_stake and
+        f"the hotkey has {c.stake} rao staked, the subnet needs {hp.min_allowed_stake}: stake more"),
+    ("IncorrectWeightVersionKey", _APPLY, lambda c, hp: bool(hp.weights_version) and c.version_key < hp.weights_version
+        and f"version key {c.version_key} is below the subnet's {hp.weights_version}: upgrade the validator"),
+    ("SettingWeightsTooFast", _SET, lambda c, hp: not hp.commit_reveal_enabled and _too_fast(c, hp)),
+    ("NeuronNoValidatorPermit", _APPLY, lambda c, hp: not c.self_weight and not c.permit and
+        f"uid {c.uid} has no validator permit: stake more and wait for the next epoch"),
+    ("DuplicateUids", _APPLY, lambda c, hp: len(set(int(u) for u in c.uids)) != len(c.uids) and
+        "a uid appears twice in the weights"),
+    ("UidVecContainInvalidOne", _APPLY, lambda c, hp: next((
+        f"uid {int(u)} does not exist on subnet {c.netuid} (it has {c.n} uids)"
+        for u in c.uids if not 0 <= int(u) < c.n), None)),
+    ("WeightVecLengthIsLow", _APPLY, lambda c, hp: not c.self_weight and len(c.uids) < min(hp.min_allowed_weights, c.n)
+        and f"too few weights: {len(c.uids)} given, the subnet needs at least {min(hp.min_allowed_weights, c.n)}"),
+    ("WeightsNotU16", _APPLY, lambda c, hp: any(not 0 <= int(v) <= U16_MAX for v in c.values) and
+        "weights must be u16 values (0..65535): convert scores with chain.weights.scores_to_u16"),
+    ("MaxWeightExceeded", _APPLY, _max_weight),
+)
+
+
+def weights_violation(call: WeightsCall, hp: Hyperparameters) -> Violation | None:
+    """The first rule of RULES this call breaks, or None when the runtime would accept it."""
+    for error, kinds, check in RULES:
+        if call.kind in kinds:
+            message = check(call, hp)
+            if message:
+                return Violation(error, message)
+    return None
+
+
+def call_from_metagraph(metagraph: Metagraph, hotkey: str, kind: str, uids: Sequence[int] = (),
+                        values: Sequence[int] = (), version_key: int = 0, *, block: int | None = None) -> WeightsCall:
+    """The WeightsCall a submission by `hotkey` would be, judged on the metagraph's state."""
+    uid = metagraph.uid_of(hotkey)
+    stake_rao = metagraph.extra.get("stake_rao")
+    if uid is None:
+        stake = 0
+    elif stake_rao is not None:
+        stake = int(stake_rao[uid])
+    else:
+        stake = int(round(float(metagraph.stake[uid]) * RAO_PER_TAO))
+    return WeightsCall(kind=kind, netuid=metagraph.netuid, n=metagraph.n, uid=uid, stake=stake,
+                       permit=uid is not None and bool(metagraph.validator_permit[uid]),
+                       last_update=0 if uid is None else int(metagraph.last_update[uid]),
+                       block=metagraph.block + 1 if block is None else block,
+                       uids=tuple(int(u) for u in uids), values=tuple(int(v) for v in values),
+                       version_key=int(version_key))
+
+
 def explain_weights_rejection(metagraph: Metagraph, hparams: Hyperparameters, hotkey: str,
                               uids: Sequence[int], values: Sequence[int], version_key: int = 0, *,
                               block: int | None = None, commit: bool = False) -> str | None:
-    """Why the chain would reject this set_weights (or commit, with commit=True), in one line; None if
-    it would pass. Checks follow the runtime's order. `block` is the block the extrinsic lands in
-    (default: the block after the metagraph's)."""
-    block = metagraph.block + 1 if block is None else block
-    if hparams.commit_reveal_enabled and not commit:
-        return "commit-reveal is on for this subnet: commit the weights, then reveal them after the reveal period"
-    if commit and not hparams.commit_reveal_enabled:
-        return "commit-reveal is off on this subnet: set the weights directly"
-    if len(uids) != len(values):
-        return f"{len(uids)} uids but {len(values)} weights: they must have the same length"
-    uid = metagraph.uid_of(hotkey)
-    if uid is None:
-        return f"hotkey {hotkey} is not registered on subnet {metagraph.netuid}: run `neuron register` first"
-    if len(uids) > metagraph.n:
-        return f"{len(uids)} weights but the subnet has only {metagraph.n} uids"
-    if hparams.weights_version and version_key < hparams.weights_version:
-        return f"version key {version_key} is below the subnet's {hparams.weights_version}: upgrade the validator"
-    last = int(metagraph.last_update[uid])
-    if not hparams.commit_reveal_enabled and last != 0 and block - last < hparams.weights_rate_limit:
-        left = hparams.weights_rate_limit - (block - last)
-        return (f"too soon: uid {uid} set weights at block {last}, the rate limit is {hparams.weights_rate_limit} "
-                f"blocks; wait {left} more block{'s' if left != 1 else ''}")
-    self_weight = len(uids) == 1 and int(uids[0]) == uid
-    if not self_weight and not bool(metagraph.validator_permit[uid]):
-        return f"uid {uid} has no validator permit: stake more and wait for the next epoch"
-    if len(set(int(u) for u in uids)) != len(uids):
-        return "a uid appears twice in the weights"
-    bad = [int(u) for u in uids if not 0 <= int(u) < metagraph.n]
-    if bad:
-        return f"uid {bad[0]} does not exist on subnet {metagraph.netuid} (it has {metagraph.n} uids)"
-    need = min(hparams.min_allowed_weights, metagraph.n)
-    if not self_weight and len(uids) < need:
-        return f"too few weights: {len(uids)} given, the subnet needs at least {need}"
-    if not self_weight and any(int(v) for v in values):
-        if not max_weight_ok(values, hparams.max_weight_limit):
-            share = max(int(v) for v in values) / sum(int(v) for v in values)
-            return (f"one weight is {share:.1%} of the total, over max_weight_limit "
-                    f"{hparams.max_weight_limit / U16_MAX:.1%}: spread the weights (use scores_to_u16)")
+    """Why the chain would reject this set_weights (or, with commit=True, a commit of these weights and
+    their later reveal), in one line; None if it would pass. `block` is the block the extrinsic lands
+    in (default: the block after the metagraph's)."""
+    kinds = ("commit", "reveal") if commit else ("set",)
+    for kind in kinds:
+        call = call_from_metagraph(metagraph, hotkey, kind, uids, values, version_key, block=block)
+        v = weights_violation(call, hparams)
+        if v is not None:
+            return v.message
     return None
 
 
@@ -156,5 +253,6 @@ def reveal_epoch(block: int, netuid: int, tempo: int) -> int:
     return (block + netuid + 1) // (tempo + 1)
 
 
-__all__ = ["normalize_max_weight", "max_upscale_u16", "max_weight_ok", "scores_to_u16",
-           "explain_weights_rejection", "reveal_epoch"]
+__all__ = ["normalize_max_weight", "max_upscale_u16", "max_weight_ok", "scores_to_u16", "WeightsCall",
+           "Violation", "RULES", "weights_violation", "call_from_metagraph", "explain_weights_rejection",
+           "reveal_epoch"]

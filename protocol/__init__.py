@@ -5,7 +5,7 @@ codes.py       ReturnCode (mirrors the proto enum), describe(), EnvelopeError
 wire.py        protobuf varints/fields by hand (payloads copied once, parsed as views)
 tensor.py      tensor codec: encode / decode / decode_numpy
 body.py        named tensors + string fields: encode_body / body_parts / decode_body
-envelope.py    signed Request/Response: build, parse, verify (sr25519 over sha256 of the body)
+envelope.py    signed Request/Response: build, parse, verify (sr25519 over the BLAKE3 hash of the body)
 stream.py      Frame: many requests/responses on one long-lived gRPC stream, matched by id
 replay.py      ReplayGuard: nonce once per window, bounded memory, fails closed
 service.py     gRPC method paths (Call, Stream) and raw-bytes handlers (the serialized messages are the wire bytes)

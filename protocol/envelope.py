@@ -8,7 +8,8 @@ Server:  req = parse_request(data, max_bytes=...)      # size, structure, versio
          reply = build_response(kp, request=req, code=code, body=...)
 
 What is signed (sr25519, substrateinterface.Keypair) is a fixed preimage built from the header
-fields actually sent, including sha256 of the exact body bytes: see _preimage_bytes(). Request and
+fields actually sent, including the BLAKE3-256 hash of the exact body bytes: see _preimage_bytes().
+The wire format and version rules are written down in docs/protocol.md. Request and
 response preimages carry different domain tags, so one can never stand in for the other.
 The serialized messages are the bytes handed to gRPC (protocol/service.py): signed bytes = sent bytes.
 Signing and verifying call the `sr25519` binding that Keypair itself uses, with Keypair.sign/verify's
@@ -16,7 +17,6 @@ exact semantics (same signatures, interchangeable with Keypair), minus its per-c
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import struct
@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional, Union
 
+import blake3
 import sr25519  # py-sr25519-bindings: the library substrateinterface.Keypair signs and verifies with
 from substrateinterface import Keypair, KeypairType
+from scalecodec.utils.ss58 import ss58_decode, ss58_encode
 
 from google.protobuf.message import DecodeError
 
@@ -35,17 +37,17 @@ from protocol.body import Body, body_parts, decode_body, encode_body  # noqa: F4
 from protocol.codes import EnvelopeError, ReturnCode
 from protocol.replay import ReplayGuard
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # v1 hashed bodies with SHA-256; v2 with BLAKE3 (docs/protocol.md)
 MAX_HEADER_STR = 256      # synapse, ss58 addresses, uuid
 MAX_HEADER_BYTES = 2048   # a whole Header (nine fields, each string at most MAX_HEADER_STR)
 MAX_MESSAGE_BYTES = 4096  # Response.message
 _MAX_FIELDS = 64
-_REQUEST_TAG = b"opensubnet/request/v1\0"
-_RESPONSE_TAG = b"opensubnet/response/v1\0"
+_REQUEST_TAG = b"opensubnet/request/v2\0"
+_RESPONSE_TAG = b"opensubnet/response/v2\0"
 
 __all__ = [
-    "PROTOCOL_VERSION", "Body", "EnvelopeError", "body_parts", "Header", "Request", "Response", "build_request",
-    "build_response", "decode_body", "encode_body", "parse_request", "parse_response", "request_parts",
+    "PROTOCOL_VERSION", "Body", "EnvelopeError", "body_hash", "body_parts", "Header", "Request", "Response", "build_request",
+    "build_response", "caller_key", "decode_body", "encode_body", "parse_request", "parse_response", "request_parts",
     "response_parts", "verify_request", "verify_response",
 ]
 
@@ -59,12 +61,12 @@ class Header:
     nonce: int = 0
     uuid: str = ""
     timestamp_ns: int = 0
-    body_sha256: bytes = b""
+    body_hash: bytes = b""
     signature: bytes = b""
 
     def to_bytes(self) -> bytes:
         return _header_bytes(self.version, self.synapse, self.caller, self.receiver, self.nonce, self.uuid,
-                             self.timestamp_ns, self.body_sha256, self.signature)
+                             self.timestamp_ns, self.body_hash, self.signature)
 
     @classmethod
     def parse(cls, mv: wire.Value) -> "Header":
@@ -86,10 +88,10 @@ class Header:
         if m.SerializeToString() != raw:
             raise wire.WireError("header: not in canonical form (unknown, repeated or out-of-order fields, "
                                  "or an out-of-range version)")
-        h = cls(m.version, m.synapse, m.caller, m.receiver, m.nonce, m.uuid, m.timestamp_ns, m.body_sha256,
+        h = cls(m.version, m.synapse, m.caller, m.receiver, m.nonce, m.uuid, m.timestamp_ns, m.body_hash,
                 m.signature)
         for name, v in (("synapse", _utf8(h.synapse)), ("caller", _utf8(h.caller)), ("receiver", _utf8(h.receiver)),
-                        ("uuid", h.uuid.encode()), ("body_sha256", h.body_sha256), ("signature", h.signature)):
+                        ("uuid", h.uuid.encode()), ("body_hash", h.body_hash), ("signature", h.signature)):
             if len(v) > MAX_HEADER_STR:
                 raise wire.WireError(f"header.{name}: longer than {MAX_HEADER_STR} bytes")
         return h
@@ -114,33 +116,33 @@ _PB_HEADER = schema_pb2.Header  # the generated class (upb) writes and reads the
 
 
 def _header_bytes(version: int, synapse: str, caller: str, receiver: str, nonce: int, uuid: str,
-                  timestamp_ns: int, body_sha256: bytes, signature: bytes) -> bytes:
+                  timestamp_ns: int, body_hash: bytes, signature: bytes) -> bytes:
     """The serialized Header: fields 1..9 in order, zero/empty ones omitted (proto3)."""
     return _PB_HEADER(version=version, synapse=synapse, caller=caller, receiver=receiver, nonce=nonce, uuid=uuid,
-                      timestamp_ns=timestamp_ns, body_sha256=body_sha256, signature=signature).SerializeToString()
+                      timestamp_ns=timestamp_ns, body_hash=body_hash, signature=signature).SerializeToString()
 
 
 def _preimage_bytes(tag: bytes, version: int, synapse: bytes, caller: bytes, receiver: bytes, nonce: int,
-                    uuid: bytes, timestamp_ns: int, body_sha256: bytes, extra: bytes = b"") -> bytes:
+                    uuid: bytes, timestamp_ns: int, body_hash: bytes, extra: bytes = b"") -> bytes:
     """Unambiguous bytes to sign: tag, fixed-width ints, then length-prefixed strings and hash."""
     return b"".join((
         tag, _IQQ(version, nonce, timestamp_ns), _H(len(synapse)), synapse, _H(len(caller)), caller,
-        _H(len(receiver)), receiver, _H(len(uuid)), uuid, _H(len(body_sha256)), body_sha256, extra,
+        _H(len(receiver)), receiver, _H(len(uuid)), uuid, _H(len(body_hash)), body_hash, extra,
     ))
 
 
 def _preimage(tag: bytes, h: Header, extra: bytes = b"") -> bytes:
     return _preimage_bytes(tag, h.version, _utf8(h.synapse), _utf8(h.caller), _utf8(h.receiver), h.nonce,
-                           h.uuid.encode(), h.timestamp_ns, h.body_sha256, extra)
+                           h.uuid.encode(), h.timestamp_ns, h.body_hash, extra)
 
 
 def _signed_header(keypair: Keypair, tag: bytes, synapse: str, receiver: str, nonce: int, uuid: str,
-                   timestamp_ns: int, body_sha256: bytes, extra: bytes = b"") -> bytes:
+                   timestamp_ns: int, body_hash: bytes, extra: bytes = b"") -> bytes:
     """Sign the preimage of these fields and serialize them with the signature."""
     caller = keypair.ss58_address
     pre = _preimage_bytes(tag, PROTOCOL_VERSION, _utf8(synapse), _utf8(caller), _utf8(receiver), nonce,
-                          uuid.encode(), timestamp_ns, body_sha256, extra)
-    return _header_bytes(PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_sha256,
+                          uuid.encode(), timestamp_ns, body_hash, extra)
+    return _header_bytes(PROTOCOL_VERSION, synapse, caller, receiver, nonce, uuid, timestamp_ns, body_hash,
                          _sign(keypair, pre))
 
 
@@ -158,16 +160,29 @@ def _sign(keypair: Keypair, message: bytes) -> bytes:
 
 
 def _response_extra(code: int, message: str) -> bytes:
-    return struct.pack("<I", int(code)) + hashlib.sha256(message.encode("utf-8")).digest()
+    return struct.pack("<I", int(code)) + _digest(message.encode("utf-8"))
+
+
+SS58_FORMAT = 42  # the chain's address format: the one spelling of a hotkey this protocol accepts
 
 
 @lru_cache(maxsize=4096)
 def _public_key(ss58: str) -> Optional[bytes]:
-    """The sr25519 public key of an ss58 address, None when it is not one (cached per caller)."""
+    """The 32-byte public key of a hotkey written in the chain's ss58 format (42), else None (cached).
+
+    A key has exactly one accepted spelling: the same key re-encoded under another network prefix
+    is refused, so nothing keyed by the caller (limits, nonces, allowances) multiplies by re-encoding."""
     try:
-        return Keypair(ss58_address=ss58).public_key
-    except Exception:  # not a valid ss58 address
+        pk = bytes.fromhex(ss58_decode(ss58, valid_ss58_format=SS58_FORMAT).removeprefix("0x"))
+    except Exception:  # not an ss58 address, or one of another network
         return None
+    return pk if len(pk) == 32 and ss58_encode(pk, SS58_FORMAT) == ss58 else None
+
+
+def caller_key(ss58: str) -> Optional[bytes]:
+    """The caller's identity for every per-caller decision: its public key, None unless `ss58` is the
+    hotkey's canonical address (format SS58_FORMAT); such a request is refused, never re-keyed."""
+    return _public_key(ss58)
 
 
 def _signature_ok(ss58: str, preimage: bytes, signature: bytes) -> bool:
@@ -188,23 +203,21 @@ def _signature_ok(ss58: str, preimage: bytes, signature: bytes) -> bool:
         return False
 
 
-def _sha256(data: Any) -> bytes:
-    return hashlib.sha256(data).digest()
+def _digest(data: Any) -> bytes:
+    """BLAKE3-256 of one bytes-like (the body hash of protocol v2)."""
+    return blake3.blake3(data).digest()
 
 
 def _body(body: Any, digest: Optional[bytes] = None) -> tuple[list, int, bytes]:
-    """(buffers, total length, sha256) of a body given as one bytes-like or a list from body_parts().
+    """(buffers, total length, BLAKE3 hash) of a body given as one bytes-like or a list from body_parts().
 
-    With `digest` (the sha256 the caller already computed for these bytes) nothing is hashed.
+    With `digest` (the hash the caller already computed for these bytes) nothing is hashed.
     """
     if isinstance(body, (bytes, bytearray, memoryview)):
-        parts = [body]
         n = body.nbytes if isinstance(body, memoryview) else len(body)
-        if digest is None:
-            digest = hashlib.sha256(body).digest()
-        return parts, n, digest
+        return [body], n, _digest(body) if digest is None else digest
     parts = list(body)
-    h = None if digest is not None else hashlib.sha256()
+    h = None if digest is not None else blake3.blake3()
     n = 0
     for p in parts:
         if h is not None:
@@ -213,36 +226,36 @@ def _body(body: Any, digest: Optional[bytes] = None) -> tuple[list, int, bytes]:
     return parts, n, digest if h is None else h.digest()
 
 
-def body_sha256(body: Any) -> bytes:
-    """sha256 of a body (bytes or a body_parts() list), to sign one shared body for many receivers."""
+def body_hash(body: Any) -> bytes:
+    """BLAKE3-256 of a body (bytes or a body_parts() list), to sign one shared body for many receivers."""
     return _body(body)[2]
 
 
 def build_request(
     keypair: Keypair, *, synapse: str, receiver: str, body: Any, nonce: Optional[int] = None,
-    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_sha256: Optional[bytes] = None,
+    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_hash: Optional[bytes] = None,
 ) -> bytes:
     """Serialized, signed Request: exactly the bytes to send. body: bytes or a body_parts() list.
 
-    body_sha256: the body's digest when already known (a fan-out hashes its shared body once,
-    see body_sha256()); receivers recompute it, so a wrong one only gets the request refused.
+    body_hash: the body's BLAKE3 hash when already known (a fan-out hashes its shared body once,
+    see body_hash()); receivers recompute it, so a wrong one only gets the request refused.
     """
     return b"".join(request_parts(keypair, synapse=synapse, receiver=receiver, body=body, nonce=nonce,
-                                  now_ns=now_ns, uuid=uuid, body_sha256=body_sha256)[0])
+                                  now_ns=now_ns, uuid=uuid, body_hash=body_hash)[0])
 
 
 def request_parts(
     keypair: Keypair, *, synapse: str, receiver: str, body: Any, nonce: Optional[int] = None,
-    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_sha256: Optional[bytes] = None,
+    now_ns: Optional[int] = None, uuid: Optional[str] = None, body_hash: Optional[bytes] = None,
 ) -> tuple[list, int]:
     """build_request() as (buffers, total length), for a transport that frames them (protocol/stream.py)."""
     uuid = uuid or secrets.token_hex(16)
     for name, v in (("synapse", _utf8(synapse)), ("receiver", _utf8(receiver)), ("uuid", uuid.encode("utf-8"))):
         if len(v) > MAX_HEADER_STR:
             raise ValueError(f"{name} is longer than {MAX_HEADER_STR} bytes; receivers would refuse it")
-    if body_sha256 is not None and (type(body_sha256) is not bytes or len(body_sha256) != 32):
-        raise ValueError("body_sha256 must be the 32-byte sha256 digest of the body")
-    parts, n, digest = _body(body, body_sha256)
+    if body_hash is not None and (type(body_hash) is not bytes or len(body_hash) != 32):
+        raise ValueError("body_hash must be the 32-byte BLAKE3 hash of the body (see body_hash())")
+    parts, n, digest = _body(body, body_hash)
     hb = _signed_header(
         keypair, _REQUEST_TAG, synapse, receiver, secrets.randbits(64) if nonce is None else nonce, uuid,
         time.time_ns() if now_ns is None else now_ns, digest,
@@ -307,19 +320,22 @@ def verify_request(req: Request, *, receiver: str, guard: ReplayGuard, now_ns: O
     h = req.header
     if h.version != PROTOCOL_VERSION:
         return ReturnCode.VERSION_MISMATCH
-    if not h.signature or not h.caller or len(h.body_sha256) != 32:
+    if not h.signature or not h.caller or len(h.body_hash) != 32:
         return ReturnCode.UNAUTHENTICATED
     if h.receiver != receiver:
         return ReturnCode.WRONG_RECEIVER
+    key = _public_key(h.caller)  # nonces are remembered per public key, not per spelling
+    if key is None:
+        return ReturnCode.UNAUTHENTICATED
     now_ns = time.time_ns() if now_ns is None else now_ns
-    code = guard.precheck(h.caller, h.nonce, h.timestamp_ns, now_ns)
+    code = guard.precheck(key, h.nonce, h.timestamp_ns, now_ns)
     if code != ReturnCode.SUCCESS:
         return code
     if not _signature_ok(h.caller, _preimage(_REQUEST_TAG, h), h.signature):
         return ReturnCode.UNAUTHENTICATED
-    if not hmac.compare_digest(_sha256(req.body), h.body_sha256):
+    if not hmac.compare_digest(_digest(req.body), h.body_hash):
         return ReturnCode.UNAUTHENTICATED
-    return guard.check(h.caller, h.nonce, h.timestamp_ns, now_ns)
+    return guard.check(key, h.nonce, h.timestamp_ns, now_ns)
 
 
 def build_response(
@@ -363,9 +379,9 @@ def verify_response(resp: Response, *, request_uuid: str, expected_signer: str) 
     """
     h = resp.header
     ok = (
-        h is not None and len(h.signature) == 64 and len(h.body_sha256) == 32
+        h is not None and len(h.signature) == 64 and len(h.body_hash) == 32
         and h.uuid == request_uuid and h.caller == expected_signer
         and _signature_ok(h.caller, _preimage(_RESPONSE_TAG, h, _response_extra(resp.code, resp.message)), h.signature)
-        and hmac.compare_digest(_sha256(resp.body), h.body_sha256)
+        and hmac.compare_digest(_digest(resp.body), h.body_hash)
     )
     return ReturnCode.SUCCESS if ok else ReturnCode.INVALID_RESPONSE

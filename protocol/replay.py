@@ -7,6 +7,9 @@ guard's eviction floor. Accepted nonces are remembered until their timestamp lea
 Memory is capped at max_entries: when full, the oldest entry is evicted and, if it was still
 inside the window, the floor rises to its timestamp, so every request at or before the floor is
 refused as STALE. A flood therefore shrinks the accepted window; it never opens a replay.
+The same floor makes a restart safe: the server calls refuse_until(start time), so a request
+accepted by the previous process (whose nonces are gone) is STALE, never accepted again.
+Callers are keyed by their public key (bytes; envelope.caller_key), one entry per key.
 """
 from __future__ import annotations
 
@@ -26,17 +29,24 @@ class ReplayGuard:
         self.window_ns = int(window_s * _NS)
         self.skew_ns = int(skew_s * _NS)
         self.max_entries = int(max_entries)
-        self._seen: OrderedDict[tuple[str, int], int] = OrderedDict()  # (caller, nonce) -> timestamp_ns
+        self._seen: OrderedDict[tuple[bytes | str, int], int] = OrderedDict()  # (caller, nonce) -> timestamp_ns
         self._floor = -1  # timestamps <= floor are refused (an evicted live entry might match them)
         self._high = 0  # latest now_ns seen: a clock stepping back must not revive forgotten nonces
         self._lock = threading.Lock()
+
+    def refuse_until(self, timestamp_ns: int) -> None:
+        """Refuse (STALE) every request timestamped at or before `timestamp_ns`. A server calls this
+        when it starts serving: nonces it accepted before a restart are forgotten, so a request signed
+        before the restart must never be accepted again."""
+        with self._lock:
+            self._floor = max(self._floor, int(timestamp_ns))
 
     @property
     def size(self) -> int:
         """Nonces remembered now (<= max_entries)."""
         return len(self._seen)
 
-    def _fresh(self, caller: str, nonce: int, timestamp_ns: int, now_ns: int) -> ReturnCode:
+    def _fresh(self, caller: bytes | str, nonce: int, timestamp_ns: int, now_ns: int) -> ReturnCode:
         oldest = max(now_ns, self._high) - self.window_ns
         if timestamp_ns < oldest or timestamp_ns > now_ns + self.skew_ns or timestamp_ns <= self._floor:
             return ReturnCode.STALE
@@ -44,13 +54,13 @@ class ReplayGuard:
             return ReturnCode.REPLAYED
         return ReturnCode.SUCCESS
 
-    def precheck(self, caller: str, nonce: int, timestamp_ns: int, now_ns: int | None = None) -> ReturnCode:
+    def precheck(self, caller: bytes | str, nonce: int, timestamp_ns: int, now_ns: int | None = None) -> ReturnCode:
         """What check() would answer, without recording anything (run it before costly checks)."""
         now_ns = time.time_ns() if now_ns is None else now_ns
         with self._lock:
             return self._fresh(caller, nonce, timestamp_ns, now_ns)
 
-    def check(self, caller: str, nonce: int, timestamp_ns: int, now_ns: int | None = None) -> ReturnCode:
+    def check(self, caller: bytes | str, nonce: int, timestamp_ns: int, now_ns: int | None = None) -> ReturnCode:
         """SUCCESS (and remember the nonce), STALE or REPLAYED. Record only authenticated requests."""
         now_ns = time.time_ns() if now_ns is None else now_ns
         with self._lock:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15protocol/schema.proto\x12\ropensubnet.v1\"\x8d\x01\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.opensubnet.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12/\n\x0b\x63ompression\x18\x03 \x01(\x0e\x32\x1a.opensubnet.v1.Compression\x12\x10\n\x08raw_size\x18\x04 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"\xa7\x01\n\x06Header\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0f\n\x07synapse\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08receiver\x18\x04 \x01(\t\x12\r\n\x05nonce\x18\x05 \x01(\x04\x12\x0c\n\x04uuid\x18\x06 \x01(\t\x12\x14\n\x0ctimestamp_ns\x18\x07 \x01(\x04\x12\x13\n\x0b\x62ody_sha256\x18\x08 \x01(\x0c\x12\x11\n\tsignature\x18\t \x01(\x0c\"\xe0\x01\n\x04\x42ody\x12\x31\n\x07tensors\x18\x01 \x03(\x0b\x32 .opensubnet.v1.Body.TensorsEntry\x12/\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x1f.opensubnet.v1.Body.FieldsEntry\x1a\x45\n\x0cTensorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.opensubnet.v1.Tensor:\x02\x38\x01\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x07Request\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x15.opensubnet.v1.Header\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"y\n\x08Response\x12\'\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x19.opensubnet.v1.ReturnCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x06header\x18\x03 \x01(\x0b\x32\x15.opensubnet.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"8\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12\x0f\n\x07payload\x18\x03 \x01(\x0c*\xb4\x01\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0e\n\nDTYPE_BOOL\x10\x01\x12\x0c\n\x08\x44TYPE_U8\x10\x02\x12\x0c\n\x08\x44TYPE_I8\x10\x03\x12\r\n\tDTYPE_I16\x10\x04\x12\r\n\tDTYPE_I32\x10\x05\x12\r\n\tDTYPE_I64\x10\x06\x12\r\n\tDTYPE_F16\x10\x07\x12\x0e\n\nDTYPE_BF16\x10\x08\x12\r\n\tDTYPE_F32\x10\t\x12\r\n\tDTYPE_F64\x10\n*N\n\x0b\x43ompression\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x00\x12\x14\n\x10\x43OMPRESSION_ZSTD\x10\x01\x12\x13\n\x0f\x43OMPRESSION_LZ4\x10\x02*\xa5\x02\n\nReturnCode\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07TIMEOUT\x10\x01\x12\x0f\n\x0bUNAVAILABLE\x10\x02\x12\x0f\n\x0b\x42LACKLISTED\x10\x03\x12\x13\n\x0fUNAUTHENTICATED\x10\x04\x12\x0c\n\x08REPLAYED\x10\x05\x12\t\n\x05STALE\x10\x06\x12\x12\n\x0eWRONG_RECEIVER\x10\x07\x12\x15\n\x11PAYLOAD_TOO_LARGE\x10\x08\x12\x13\n\x0fINVALID_REQUEST\x10\t\x12\x14\n\x10INVALID_RESPONSE\x10\n\x12\x14\n\x10VERSION_MISMATCH\x10\x0b\x12\x0e\n\nOVERLOADED\x10\x0c\x12\x10\n\x0cSERVER_ERROR\x10\r\x12\r\n\tNOT_FOUND\x10\x0e\x12\x10\n\x0cRATE_LIMITED\x10\x0f\x32y\n\x04\x41xon\x12\x37\n\x04\x43\x61ll\x12\x16.opensubnet.v1.Request\x1a\x17.opensubnet.v1.Response\x12\x38\n\x06Stream\x12\x14.opensubnet.v1.Frame\x1a\x14.opensubnet.v1.Frame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15protocol/schema.proto\x12\ropensubnet.v1\"\x8d\x01\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.opensubnet.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12/\n\x0b\x63ompression\x18\x03 \x01(\x0e\x32\x1a.opensubnet.v1.Compression\x12\x10\n\x08raw_size\x18\x04 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"\xa5\x01\n\x06Header\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0f\n\x07synapse\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08receiver\x18\x04 \x01(\t\x12\r\n\x05nonce\x18\x05 \x01(\x04\x12\x0c\n\x04uuid\x18\x06 \x01(\t\x12\x14\n\x0ctimestamp_ns\x18\x07 \x01(\x04\x12\x11\n\tbody_hash\x18\x08 \x01(\x0c\x12\x11\n\tsignature\x18\t \x01(\x0c\"\xe0\x01\n\x04\x42ody\x12\x31\n\x07tensors\x18\x01 \x03(\x0b\x32 .opensubnet.v1.Body.TensorsEntry\x12/\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x1f.opensubnet.v1.Body.FieldsEntry\x1a\x45\n\x0cTensorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.opensubnet.v1.Tensor:\x02\x38\x01\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x07Request\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x15.opensubnet.v1.Header\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"y\n\x08Response\x12\'\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x19.opensubnet.v1.ReturnCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x06header\x18\x03 \x01(\x0b\x32\x15.opensubnet.v1.Header\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\"8\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12\x0f\n\x07payload\x18\x03 \x01(\x0c*\xb4\x01\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0e\n\nDTYPE_BOOL\x10\x01\x12\x0c\n\x08\x44TYPE_U8\x10\x02\x12\x0c\n\x08\x44TYPE_I8\x10\x03\x12\r\n\tDTYPE_I16\x10\x04\x12\r\n\tDTYPE_I32\x10\x05\x12\r\n\tDTYPE_I64\x10\x06\x12\r\n\tDTYPE_F16\x10\x07\x12\x0e\n\nDTYPE_BF16\x10\x08\x12\r\n\tDTYPE_F32\x10\t\x12\r\n\tDTYPE_F64\x10\n*N\n\x0b\x43ompression\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x00\x12\x14\n\x10\x43OMPRESSION_ZSTD\x10\x01\x12\x13\n\x0f\x43OMPRESSION_LZ4\x10\x02*\xa5\x02\n\nReturnCode\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07TIMEOUT\x10\x01\x12\x0f\n\x0bUNAVAILABLE\x10\x02\x12\x0f\n\x0b\x42LACKLISTED\x10\x03\x12\x13\n\x0fUNAUTHENTICATED\x10\x04\x12\x0c\n\x08REPLAYED\x10\x05\x12\t\n\x05STALE\x10\x06\x12\x12\n\x0eWRONG_RECEIVER\x10\x07\x12\x15\n\x11PAYLOAD_TOO_LARGE\x10\x08\x12\x13\n\x0fINVALID_REQUEST\x10\t\x12\x14\n\x10INVALID_RESPONSE\x10\n\x12\x14\n\x10VERSION_MISMATCH\x10\x0b\x12\x0e\n\nOVERLOADED\x10\x0c\x12\x10\n\x0cSERVER_ERROR\x10\r\x12\r\n\tNOT_FOUND\x10\x0e\x12\x10\n\x0cRATE_LIMITED\x10\x0f\x32y\n\x04\x41xon\x12\x37\n\x04\x43\x61ll\x12\x16.opensubnet.v1.Request\x1a\x17.opensubnet.v1.Response\x12\x38\n\x06Stream\x12\x14.opensubnet.v1.Frame\x1a\x14.opensubnet.v1.Frame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BODY_TENSORSENTRY']._serialized_options = b'8\001'
   _globals['_BODY_FIELDSENTRY']._loaded_options = None
   _globals['_BODY_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_DTYPE']._serialized_start=827
-  _globals['_DTYPE']._serialized_end=1007
-  _globals['_COMPRESSION']._serialized_start=1009
-  _globals['_COMPRESSION']._serialized_end=1087
-  _globals['_RETURNCODE']._serialized_start=1090
-  _globals['_RETURNCODE']._serialized_end=1383
+  _globals['_DTYPE']._serialized_start=825
+  _globals['_DTYPE']._serialized_end=1005
+  _globals['_COMPRESSION']._serialized_start=1007
+  _globals['_COMPRESSION']._serialized_end=1085
+  _globals['_RETURNCODE']._serialized_start=1088
+  _globals['_RETURNCODE']._serialized_end=1381
   _globals['_TENSOR']._serialized_start=41
   _globals['_TENSOR']._serialized_end=182
   _globals['_HEADER']._serialized_start=185
-  _globals['_HEADER']._serialized_end=352
-  _globals['_BODY']._serialized_start=355
-  _globals['_BODY']._serialized_end=579
-  _globals['_BODY_TENSORSENTRY']._serialized_start=463
-  _globals['_BODY_TENSORSENTRY']._serialized_end=532
-  _globals['_BODY_FIELDSENTRY']._serialized_start=534
-  _globals['_BODY_FIELDSENTRY']._serialized_end=579
-  _globals['_REQUEST']._serialized_start=581
-  _globals['_REQUEST']._serialized_end=643
-  _globals['_RESPONSE']._serialized_start=645
-  _globals['_RESPONSE']._serialized_end=766
-  _globals['_FRAME']._serialized_start=768
-  _globals['_FRAME']._serialized_end=824
-  _globals['_AXON']._serialized_start=1385
-  _globals['_AXON']._serialized_end=1506
+  _globals['_HEADER']._serialized_end=350
+  _globals['_BODY']._serialized_start=353
+  _globals['_BODY']._serialized_end=577
+  _globals['_BODY_TENSORSENTRY']._serialized_start=461
+  _globals['_BODY_TENSORSENTRY']._serialized_end=530
+  _globals['_BODY_FIELDSENTRY']._serialized_start=532
+  _globals['_BODY_FIELDSENTRY']._serialized_end=577
+  _globals['_REQUEST']._serialized_start=579
+  _globals['_REQUEST']._serialized_end=641
+  _globals['_RESPONSE']._serialized_start=643
+  _globals['_RESPONSE']._serialized_end=764
+  _globals['_FRAME']._serialized_start=766
+  _globals['_FRAME']._serialized_end=822
+  _globals['_AXON']._serialized_start=1383
+  _globals['_AXON']._serialized_end=1504
 # @@protoc_insertion_point(module_scope)

@@ -32,24 +32,36 @@ def encode_frame(fid: int, payload: Any, timeout_ms: int = 0) -> bytes:
     return b"".join(frame_parts(fid, [payload], wire.view(payload).nbytes, timeout_ms))
 
 
-def parse_frame(data: Any) -> tuple[int, int, memoryview]:
-    """(id, timeout_ms, payload view). Strict: fields 1..3 with their wire types, each at most once.
+_KEYS = {0x08: 1, 0x10: 2, 0x1A: 3}  # the one-byte keys of id (varint), timeout_ms (varint), payload (bytes)
 
-    Raises wire.WireError. The payload's own limits are checked by whoever parses it.
+
+def parse_frame(data: Any) -> tuple[int, int, memoryview]:
+    """(id, timeout_ms, payload view). Strict: fields 1..3 with their wire types, each at most once,
+    each key in its one-byte (canonical) form. Raises wire.WireError.
+
+    Read inline rather than with wire.fields: it runs twice per request (axon and dendrite).
+    The payload's own limits are checked by whoever parses it.
     """
     mv = wire.view(data)
-    fid = timeout_ms = seen = 0
+    end = len(mv)
+    pos = fid = timeout_ms = seen = 0
     payload = mv[0:0]  # proto3 writers omit an empty payload
-    for f, wt, v in wire.fields(mv):
-        if not 1 <= f <= 3 or seen & (1 << f):
-            raise wire.WireError(f"frame: unknown or repeated field {f}")
+    while pos < end:
+        f = _KEYS.get(mv[pos])
+        if f is None or seen & (1 << f):
+            raise wire.WireError(f"frame: unknown, repeated or mistyped field (key byte {mv[pos]:#04x})")
         seen |= 1 << f
+        pos += 1
+        if pos < end and mv[pos] < 0x80:
+            v = mv[pos]
+            pos += 1
+        else:
+            v, pos = wire.read_varint(mv, pos, end)
         if f == 3:
-            if wt != wire.LEN:
-                raise wire.WireError("frame.payload: expected bytes")
-            payload = v
-        elif wt != wire.VARINT:
-            raise wire.WireError(f"frame field {f}: expected a varint")
+            if v > end - pos:
+                raise wire.WireError(f"frame.payload: length {v} runs past the end of the frame")
+            payload = mv[pos:pos + v]
+            pos += v
         elif f == 1:
             fid = v
         elif v > MAX_TIMEOUT_MS:

@@ -121,7 +121,11 @@ def fields(buf: memoryview, start: int = 0, end: int | None = None) -> Iterator[
         if field == 0:
             raise WireError("field number 0 is invalid")
         if wt == VARINT:
-            v, pos = read_varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:  # one-byte values inline too
+                v = buf[pos]
+                pos += 1
+            else:
+                v, pos = read_varint(buf, pos, end)
         elif wt == LEN:
             if pos < end and buf[pos] < 0x80:
                 n = buf[pos]

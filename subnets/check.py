@@ -1,12 +1,16 @@
 """A quick self-check of any subnet spec: the round trip every validator and miner relies on.
 
 Raises SubnetCheckFailed naming the first broken rule; used by `neuron subnet check` and `new`.
+`memorisation_warnings` adds what is legal but unsafe: challenges a lookup table can answer.
 """
 from __future__ import annotations
 
 import torch
 
 from subnets.spec import SpecError, SubnetSpec
+
+MEMO_ROUNDS, MEMO_BATCH = 16, 32
+MEMO_MAX_REPEAT = 0.02  # a share of rows seen before, under other seeds, above which a table pays
 
 
 class SubnetCheckFailed(AssertionError):
@@ -65,3 +69,28 @@ def check_subnet(spec: SubnetSpec, batch_size: int = 4, seed: int = 0) -> list[s
     done.append(f"combine/loss/metric: differentiable, metric keys {sorted(metric)}"
                 + (f", {' and '.join(extras)} consistent" if extras else ""))
     return done
+
+
+def memorisation_warnings(spec: SubnetSpec, rounds: int = MEMO_ROUNDS, batch_size: int = MEMO_BATCH,
+                          first_seed: int = 10_000) -> list[str]:
+    """Warn when a spec's challenges look like a pure function of public inputs: a lookup table
+    keyed on request rows, filled from challenges of other seeds, already holds the rows of new
+    ones. Validators' seeds are secret, but rows drawn verbatim from a fixed public pool repeat
+    whatever the seed, so a miner that memorises the pool is paid without doing the task."""
+    batch_size = min(batch_size, spec.max_dims.get("batch", batch_size))
+    seen: dict[bytes, int] = {}
+    repeats = rows = 0
+    for i in range(rounds):
+        seed = first_seed + 7919 * i
+        request = spec.challenge(seed, batch_size).request
+        for r in range(next(iter(request.values())).shape[0]):
+            key = b"|".join(request[k][r].detach().cpu().numpy().tobytes() for k in sorted(request))
+            repeats += seen.get(key, seed) != seed
+            seen.setdefault(key, seed)
+            rows += 1
+    share = repeats / max(rows, 1)
+    if share <= MEMO_MAX_REPEAT:
+        return []
+    return [f"{share:.0%} of challenge rows repeat exactly under other seeds ({repeats}/{rows}): the challenges "
+            "draw from a fixed public pool, so a miner memorising it is paid without doing the task. Perturb or "
+            "recombine each item with the seed, or draw from data the validator keeps (see SubnetSpec.challenge)"]

@@ -23,7 +23,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "tempo": 100,
     "min_allowed_weights": 1,
     "max_weight_limit": 65535,
-    "commit_reveal": False,
+    "commit_reveal": True,      # as on today's chain: validators commit, then reveal
     "weights_rate_limit": 100,
     "immunity_period": 4096,
 }
@@ -145,6 +145,22 @@ class SubnetSpec:
     # Optional method null_loss(challenge) -> [batch]: the loss when no miner answers (e.g. a
     # uniform guess); lets the validator credit a lone responder. None when there is no such baseline.
     null_loss: ClassVar[Callable[..., torch.Tensor] | None] = None
+    # Optional methods select(request, index) -> request and place(response, index, batch_size) ->
+    # response: what a miner routed to rows `index` [n] of a challenge receives, and how its answer
+    # goes back into the batch. None = the default (neurons.validator.contract.select_rows/place_rows):
+    # every tensor is batched on dim 0, sliced, and scattered back with zeros elsewhere. A subnet
+    # whose rows are not separable (in-batch retrieval) returns the whole request and the response as is.
+    select: ClassVar[Callable[..., dict] | None] = None
+    place: ClassVar[Callable[..., dict] | None] = None
+    # Optional method oracle(challenge) -> response: the answer that scores best when the target is
+    # known. `neuron subnet eval NAME --adversaries` gives it to a lookup-table attacker that
+    # memorises every challenge it can build from public code and data (subnets/adversaries.py).
+    oracle: ClassVar[Callable[..., dict] | None] = None
+    # Miner-side batching (neurons/batching.py): True when a miner's answer for a row depends on that row
+    # only, so concurrent requests may be merged into one forward. batch_pad names request tensors whose
+    # dim 1 may differ between requests: merged, they are right-padded with that value (e.g. a masked PAD id).
+    rows_independent: ClassVar[bool] = False
+    batch_pad: ClassVar[dict[str, float]] = {}
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -160,6 +176,15 @@ class SubnetSpec:
 
     # -- the task -------------------------------------------------------------------------------
     def challenge(self, seed: int, batch_size: int) -> Challenge:
+        """One batch, a pure function of (seed, batch_size): the same seed replays it exactly.
+
+        The rule that keeps incentives honest: a miner must not be able to answer from memory.
+        Validators' seeds mix a secret with the block hash (neurons/validator/seed.py), so the seed
+        itself is unpredictable; but rows drawn verbatim from a public pool (a dataset, the stdlib)
+        repeat under any seed, and a lookup table of that pool earns more than a real model. Use the
+        seed to change the content too: generate it, perturb or recombine each item (the built-ins
+        rename identifiers per challenge, subnets/text/perturb.py), or draw from data the validator
+        keeps private. `neuron subnet check` warns when rows repeat across seeds."""
         raise NotImplementedError
 
     def features(self, challenge: Challenge) -> torch.Tensor:

@@ -32,7 +32,7 @@ class Template(SubnetSpec):
     response = {"y": TensorSpec(("batch", 1), "float32", low=-1e6, high=1e6)}
     max_dims = {"batch": 1024}
     feature_dim = DIM
-    hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "commit_reveal": False}
+    hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "commit_reveal": True}
 
     def challenge(self, seed: int, batch_size: int) -> Challenge:
         gen = torch.Generator().manual_seed(seed)
@@ -48,6 +48,9 @@ class Template(SubnetSpec):
 
     def loss(self, mixture, challenge):
         return (mixture - challenge.target) ** 2  # [batch]
+
+    def null_loss(self, challenge):
+        return challenge.target ** 2  # [batch]: no miner answered, the mixture is 0 (lets one miner earn)
 
     def metric(self, mixture, challenge):
         return {"mae": float((mixture - challenge.target).abs().mean())}

@@ -11,11 +11,12 @@ import ipaddress
 import sqlite3
 from typing import Sequence
 
+from chain.axon_ip import parse_axon_ip
 from chain.dev import state
 from chain.dev.store import encode_row
 from chain.errors import ChainError, error_from_name
 from chain.types import U16_MAX, Hyperparameters
-from chain.weights import max_weight_ok, reveal_epoch
+from chain.weights import WeightsCall, reveal_epoch, weights_violation
 
 MAX_UNREVEALED_COMMITS = 10
 # AdminUtils setters the subnet owner may call; the others need the sudo key (root origin)
@@ -87,15 +88,7 @@ def neuron_to_prune(db: sqlite3.Connection, netuid: int, block: int, immunity_pe
 
 
 def _parse_ip(ip: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError as exc:
-        raise error_from_name("InvalidIpAddress", repr(ip)) from exc
-    as_int = int(addr)
-    top = (1 << (32 if addr.version == 4 else 128)) - 1
-    localhost = 0x7F000001 if addr.version == 4 else 1
-    if as_int in (0, top, localhost):  # the runtime rejects exactly these (so 127.0.0.2 is fine)
-        raise error_from_name("InvalidIpAddress", ip)
+    addr = parse_axon_ip(ip)  # the runtime rejects exactly 0, all-ones and localhost (so 127.0.0.2 is fine)
     return addr, addr.version
 
 
@@ -140,47 +133,35 @@ def remove_stake(db: sqlite3.Connection, block: int, coldkey: str, hotkey: str, 
     state.deposit(db, coldkey, amount)
 
 
+def _weights_call(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, kind: str,
+                  uids: Sequence[int] = (), values: Sequence[int] = (), version_key: int = 0) -> WeightsCall:
+    uid = state.uid_of(db, netuid, hotkey)
+    last_update, permit = (0, False) if uid is None else tuple(state.neuron(db, netuid, uid)[3:5])
+    return WeightsCall(kind=kind, netuid=netuid, n=state.subnet_n(db, netuid), uid=uid,
+                       stake=state.stake_of(db, hotkey) if uid is not None else 0, permit=bool(permit),
+                       last_update=int(last_update or 0), block=block, uids=tuple(int(u) for u in uids),
+                       values=tuple(int(v) for v in values), version_key=int(version_key))
+
+
+def _enforce(call: WeightsCall, hp: Hyperparameters) -> None:
+    """Raise the runtime's error for the first rule of chain.weights.RULES the call breaks."""
+    v = weights_violation(call, hp)
+    if v is not None:
+        raise error_from_name(v.error, v.message)
+
+
 def set_weights(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, uids: Sequence[int],
                 values: Sequence[int], version_key: int, *, revealed: bool = False) -> None:
     """do_set_weights; `revealed`: called by a reveal (no rate limit, last_update unchanged)."""
     hp = state.hparams(db, netuid)
-    if hp.commit_reveal_enabled and not revealed:
-        raise error_from_name("CommitRevealEnabled", f"netuid {netuid}")
-    if len(uids) != len(values):
-        raise error_from_name("WeightVecNotEqualSize", f"{len(uids)} uids, {len(values)} weights")
-    n = state.subnet_n(db, netuid)
-    if len(uids) > n:
-        raise error_from_name("UidsLengthExceedUidsInSubNet", f"{len(uids)} weights, {n} uids")
-    uid = state.uid_of(db, netuid, hotkey)
-    if uid is None:
-        raise error_from_name("HotKeyNotRegisteredInSubNet", f"{hotkey} on netuid {netuid}")
-    if state.stake_of(db, hotkey) < hp.min_allowed_stake:
-        raise error_from_name("NotEnoughStakeToSetWeights", f"needs {hp.min_allowed_stake} rao staked")
-    if hp.weights_version and version_key < hp.weights_version:
-        raise error_from_name("IncorrectWeightVersionKey", f"sent {version_key}, subnet wants {hp.weights_version}")
-    _, _, _, last_update, permit, _ = state.neuron(db, netuid, uid)
-    if not hp.commit_reveal_enabled and last_update and block - last_update < hp.weights_rate_limit:
-        raise error_from_name("SettingWeightsTooFast",
-                              f"last set at block {last_update}, {hp.weights_rate_limit - (block - last_update)} blocks to wait")
-    self_weight = len(uids) == 1 and int(uids[0]) == uid
-    if not self_weight and not permit:
-        raise error_from_name("NeuronNoValidatorPermit", f"uid {uid}")
-    if len(set(uids)) != len(uids):
-        raise error_from_name("DuplicateUids")
-    if any(not 0 <= int(u) < n for u in uids):
-        raise error_from_name("UidVecContainInvalidOne", f"the subnet has {n} uids")
-    if not self_weight and len(uids) < min(hp.min_allowed_weights, n):
-        raise error_from_name("WeightVecLengthIsLow", f"{len(uids)} weights, at least {min(hp.min_allowed_weights, n)} needed")
-    if any(not 0 <= int(v) <= U16_MAX for v in values):
-        raise ChainError("weights must be u16 values (0..65535)", hint="convert scores with chain.weights.scores_to_u16")
+    call = _weights_call(db, block, netuid, hotkey, "reveal" if revealed else "set", uids, values, version_key)
+    _enforce(call, hp)
     top = max((int(v) for v in values), default=0)
     upscaled = [int(v) * U16_MAX // top if top else 0 for v in values]  # vec_u16_max_upscale_to_u16
-    if not self_weight and not max_weight_ok(upscaled, hp.max_weight_limit):
-        raise error_from_name("MaxWeightExceeded", f"limit {hp.max_weight_limit}/65535")
     db.execute("UPDATE neurons SET weights=? WHERE netuid=? AND uid=?",
-               (encode_row(list(zip((int(u) for u in uids), upscaled))), netuid, uid))
+               (encode_row(list(zip((int(u) for u in uids), upscaled))), netuid, call.uid))
     if not hp.commit_reveal_enabled:
-        db.execute("UPDATE neurons SET last_update=? WHERE netuid=? AND uid=?", (block, netuid, uid))
+        db.execute("UPDATE neurons SET last_update=? WHERE netuid=? AND uid=?", (block, netuid, call.uid))
 
 
 def _live_commits(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, hp: Hyperparameters) -> tuple[list, list]:
@@ -194,16 +175,19 @@ def _live_commits(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, 
     return [r for r in rows if r not in expired], [r[1] for r in expired]
 
 
+def live_commits(db: sqlite3.Connection, block: int, netuid: int, hotkey: str) -> list[tuple[str, int]]:
+    """(hash, commit block) of the hotkey's commits not yet revealed or expired at `block` (read only)."""
+    hp = state.hparams(db, netuid)
+    now = reveal_epoch(block, netuid, hp.tempo)
+    rows = db.execute("SELECT hash, block FROM commits WHERE netuid=? AND hotkey=? ORDER BY seq", (netuid, hotkey))
+    return [(h, int(b)) for h, b in rows if now <= reveal_epoch(b, netuid, hp.tempo) + hp.commit_reveal_period]
+
+
 def commit_weights(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, digest: str) -> None:
     hp = state.hparams(db, netuid)
-    if not hp.commit_reveal_enabled:
-        raise error_from_name("CommitRevealDisabled", f"netuid {netuid}")
-    uid = state.uid_of(db, netuid, hotkey)
-    if uid is None:
-        raise error_from_name("HotKeyNotRegisteredInSubNet", f"{hotkey} on netuid {netuid}")
-    last_update = state.neuron(db, netuid, uid)[3]
-    if last_update and block - last_update < hp.weights_rate_limit:
-        raise error_from_name("CommittingWeightsTooFast", f"last commit at block {last_update}")
+    call = _weights_call(db, block, netuid, hotkey, "commit")
+    _enforce(call, hp)
+    uid = call.uid
     live, _ = _live_commits(db, block, netuid, hotkey, hp)
     if len(live) >= MAX_UNREVEALED_COMMITS:
         raise error_from_name("TooManyUnrevealedCommits", f"{len(live)} waiting")

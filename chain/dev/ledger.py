@@ -1,6 +1,7 @@
 """`DevChain`: the `Chain` interface over the dev ledger file (see chain/dev/__init__.py for the design)."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -16,16 +17,22 @@ from substrateinterface import Keypair
 from chain.base import Chain
 from chain.dev import extrinsics as xt
 from chain.dev import state
-from chain.dev.blocks import advance, step
+from chain.audit import EpochRecord
+from chain.dev.blocks import advance, decode_record, step
 from chain.dev.metagraph import read_metagraph
 from chain.dev.store import Store
 from chain.errors import ChainError, UnsupportedError
+from chain.local_subnet import LOCAL_SUBNET
 from chain.types import RAO_PER_TAO, Hyperparameters, Metagraph
 
 log = logging.getLogger(__name__)
 
 DEV_ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie")
 GENESIS_BALANCE = 1_000_000 * RAO_PER_TAO
+#: seconds per block of a ledger a `dev:PATH` url creates (every command): blocks follow the wall
+#: clock, so neurons left alone see epochs. `dev:PATH?block_time=0` (or DevChain(path) in code, for
+#: tests and harnesses that build blocks themselves) = a block per extrinsic plus advance_blocks.
+DEFAULT_BLOCK_TIME = 1.0
 
 
 def _addr(ss58: str) -> str:
@@ -56,12 +63,14 @@ class DevChain(Chain):
     """The dev ledger in the SQLite file `path` (created with a genesis when missing; None: a temp
     file removed on close). Options (keywords, or the url query): block_time — seconds per block for
     real-time production, 0 = one block per extrinsic plus advance_blocks (stored in the file, so
-    every process sharing it agrees); emission_per_block — rao per block per subnet; lock_cost — rao
-    burned by create_subnet."""
+    every process sharing it agrees; a new ledger without the option gets `new_block_time`: 0 here,
+    DEFAULT_BLOCK_TIME from chain.connect("dev:PATH")); emission_per_block — rao
+    per block per subnet; lock_cost — rao burned by create_subnet. New subnets get the local chain's
+    hyperparameters (chain.local_subnet.LOCAL_SUBNET)."""
 
     yuma_variant = "spec148"
 
-    def __init__(self, path: str | None = None, **kw):
+    def __init__(self, path: str | None = None, *, new_block_time: float = 0.0, **kw):
         path, opts = _parse(path, kw)
         self._tmpdir = None
         if path is None:
@@ -71,7 +80,7 @@ class DevChain(Chain):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.url = f"dev:{path}"
         self.store = Store(path)
-        self._genesis()
+        self._genesis(float(opts.get("block_time", new_block_time)))
         with self.store.write():
             if "block_time" in opts:
                 bt = float(opts["block_time"])
@@ -88,7 +97,7 @@ class DevChain(Chain):
         log.info("dev ledger %s at block %d (%s)", path, self.block(),
                  f"one block every {self._block_time}s" if self._block_time else "one block per extrinsic")
 
-    def _genesis(self) -> None:
+    def _genesis(self, block_time: float) -> None:
         with self.store.write() as db:
             if self.store.get("head") is not None:
                 return
@@ -96,7 +105,7 @@ class DevChain(Chain):
             for ss58 in accounts.values():
                 db.execute("INSERT INTO accounts(ss58, free) VALUES(?, ?)", (ss58, GENESIS_BALANCE))
             for key, value in {"head": 0, "sudo": accounts["Alice"], "issuance": GENESIS_BALANCE * len(accounts),
-                               "block_time": 0.0, "base_block": 0, "base_time": time.time(),
+                               "block_time": max(block_time, 0.0), "base_block": 0, "base_time": time.time(),
                                "emission_per_block": RAO_PER_TAO, "lock_cost": 100 * RAO_PER_TAO}.items():
                 self.store.put(key, value)
 
@@ -161,6 +170,12 @@ class DevChain(Chain):
     def block(self) -> int:
         return self._sync()
 
+    def block_hash(self, n: int) -> bytes:
+        """A dev ledger has no real blocks: a fixed hash per number (validators' secrets make seeds private)."""
+        if not 0 <= n <= self.block():
+            raise ChainError(f"no block {n} on {self.url}", hint="ask for a block between 0 and the head")
+        return hashlib.blake2b(f"opensubnet-dev-block:{n}".encode(), digest_size=32).digest()
+
     def subnets(self) -> list[int]:
         with self.store.read() as db:
             return [r[0] for r in db.execute("SELECT netuid FROM subnets ORDER BY netuid")]
@@ -198,7 +213,7 @@ class DevChain(Chain):
     def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int:
         with self._extrinsic(owner) as (db, block):
             netuid = xt.create_subnet(db, block, _addr(owner.ss58_address), hotkey and _addr(hotkey),
-                                      int(self.store.get("lock_cost")), Hyperparameters())
+                                      int(self.store.get("lock_cost")), Hyperparameters(**LOCAL_SUBNET))
         log.info("created subnet %d (owner %s)", netuid, owner.ss58_address)
         return netuid
 
@@ -228,10 +243,11 @@ class DevChain(Chain):
                            [int(w) for w in weights], int(version_key))
 
     def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
-                       salt: Sequence[int], version_key: int = 0) -> None:
+                       salt: Sequence[int], version_key: int = 0) -> str:
         digest = _digest(hotkey, netuid, uids, weights, salt, version_key)
         with self._extrinsic(hotkey) as (db, block):
             xt.commit_weights(db, block, netuid, _addr(hotkey.ss58_address), digest)
+        return digest
 
     def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None:
@@ -240,9 +256,29 @@ class DevChain(Chain):
             xt.reveal_weights(db, block, netuid, _addr(hotkey.ss58_address), digest, [int(u) for u in uids],
                               [int(w) for w in weights], int(version_key))
 
+    def weight_commits(self, netuid: int, hotkey: str) -> list[tuple[str, int]]:
+        head = self._sync()
+        with self.store.read() as db:
+            return xt.live_commits(db, head, netuid, _addr(hotkey))
+
     def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
         with self._extrinsic(sudo) as (db, block):
             xt.set_hyperparameter(db, block, netuid, name, value, _addr(sudo.ss58_address), self.sudo_ss58)
+
+    def epoch_record(self, netuid: int, block: int | None = None) -> EpochRecord:
+        with self.store.read() as db:
+            state.hparams(db, netuid)  # SubNetworkDoesNotExist for an unknown netuid
+            row = db.execute("SELECT block, record FROM epochs WHERE netuid=?", (netuid,)).fetchone()
+        if row is None:
+            raise ChainError(f"no epoch has run on subnet {netuid} yet",
+                             hint="wait one tempo (see `neuron subnet hyperparameters`) and audit again")
+        if block is not None and block != row[0]:
+            raise UnsupportedError(f"the dev ledger keeps only each subnet's latest epoch (block {row[0]}), not block {block}",
+                                   hint="audit without --block")
+        return decode_record(row[1])
+
+    def faucet(self) -> Keypair:
+        return Keypair.create_from_uri("//Alice")
 
     def close(self) -> None:
         self.store.close()

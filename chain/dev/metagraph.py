@@ -15,10 +15,10 @@ def read_metagraph(db: sqlite3.Connection, netuid: int, block: int) -> Metagraph
     rows = db.execute(
         "SELECT n.uid, n.hotkey, n.coldkey, n.consensus, n.incentive, n.dividends, n.validator_trust, n.rank, "
         "n.permit, n.emission, n.last_update, n.registered, n.axon_ip, n.axon_port, n.axon_protocol, n.axon_version, "
-        "n.weights, n.bonds, (SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey) "
-        "FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (netuid,)).fetchall()
+        "n.weights, n.bonds, (SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey), "
+        "n.trust, n.pruning, n.active FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (netuid,)).fetchall()
     n = len(rows)
-    col = list(zip(*rows)) if rows else [()] * 19
+    col = list(zip(*rows)) if rows else [()] * 22
 
     def u16(i: int) -> np.ndarray:
         return np.asarray(col[i], dtype=np.float64) / U16_MAX
@@ -33,5 +33,7 @@ def read_metagraph(db: sqlite3.Connection, netuid: int, block: int) -> Metagraph
         emission=np.asarray(col[9], dtype=np.float64) / RAO_PER_TAO,
         last_update=np.asarray(col[10], dtype=np.int64), block_at_registration=np.asarray(col[11], dtype=np.int64),
         axons=axons, weights=dense(list(col[16]), n), bonds=dense(list(col[17]), n),
-        extra={"rank": u16(7)},
+        extra={"rank": u16(7), "trust": u16(19), "pruning_scores": np.asarray(col[20], dtype=np.int64),
+               "active": np.asarray(col[21], dtype=bool), "emission_rao": np.asarray(col[9], dtype=np.int64),
+               "stake_rao": np.asarray(col[18], dtype=np.int64)},
     )

@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS neurons (
     axon_ip TEXT, axon_port INTEGER NOT NULL DEFAULT 0, axon_protocol INTEGER NOT NULL DEFAULT 0,
     axon_version INTEGER NOT NULL DEFAULT 0, axon_block INTEGER NOT NULL DEFAULT 0,
     weights BLOB, bonds BLOB,            -- sparse rows: u16 (uid, value) pairs
+    trust INTEGER NOT NULL DEFAULT 0, pruning INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey));
+CREATE TABLE IF NOT EXISTS epochs (     -- each subnet's latest epoch, inputs and outputs (npz), for the audit
+    netuid INTEGER PRIMARY KEY, block INTEGER NOT NULL, record BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS commits (
     netuid INTEGER NOT NULL, hotkey TEXT NOT NULL, seq INTEGER NOT NULL,
     hash TEXT NOT NULL, block INTEGER NOT NULL,
@@ -80,6 +83,19 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)  # idempotent DDL, safe when several processes open the file at once
+        self._add_columns("neurons", {"trust": "INTEGER NOT NULL DEFAULT 0", "pruning": "INTEGER NOT NULL DEFAULT 0",
+                                      "active": "INTEGER NOT NULL DEFAULT 0"})
+
+    def _add_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Columns added since a ledger file was made (a file from an older version opens as is)."""
+        have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns.items():
+            if name not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

@@ -16,15 +16,16 @@ from chain.localnet import process
 from chain.localnet.bootstrap import relax_chain
 from chain.localnet.local import LocalChain
 from chain.localnet.process import LocalnetStatus, status
+from chain.localnet.spec import DEFAULT_RUNTIME
 
 log = logging.getLogger(__name__)
 __all__ = ["LocalChain", "LocalnetStatus", "connect_local", "start", "status", "stop"]
 
 
 def start(chain_spec: str | os.PathLike | None = None, port: int | None = None, *,
-          state_dir: Path | None = None, install: bool = True) -> LocalnetStatus:
+          state_dir: Path | None = None, install: bool = True, runtime: int = DEFAULT_RUNTIME) -> LocalnetStatus:
     """Start Chopsticks (if not running) and, on a fresh chain, relax its limits with sudo."""
-    st, started = process.start(chain_spec, port, state_dir=state_dir, install=install)
+    st, started = process.start(chain_spec, port, state_dir=state_dir, install=install, runtime=runtime)
     if started:
         try:
             with LocalChain(st.url) as chain:

@@ -7,18 +7,17 @@ import logging
 
 from substrateinterface import Keypair
 
+from chain.local_subnet import COMMIT_REVEAL_KEYS, LOCAL_SUBNET, LOCAL_TEMPO
 from chain.localnet.config import ROOT_HOTKEY_URI
 from chain.subtensor import SubtensorChain
 
 log = logging.getLogger(__name__)
 ROOT_NETUID = 0
-LOCAL_TEMPO = 10
 ROOT_TEMPO = 5
 ROOT_STAKE = 1000 * 10**9
 
-#: per-subnet values set right after `create_subnet` on the local chain
-PRACTICAL = {"weights_rate_limit": 0, "target_registrations_per_interval": 256,
-             "max_registrations_per_block": 256, "serving_rate_limit": 0}
+#: per-subnet values set right after `create_subnet` on the local chain (the tempo is set apart)
+PRACTICAL = {k: v for k, v in LOCAL_SUBNET.items() if k != "tempo"}
 
 
 def sudo_key() -> Keypair:
@@ -44,6 +43,9 @@ def relax_chain(chain: SubtensorChain) -> None:
         # no AdminUtils call exists for it on spec 148: set it with the root-only System.set_storage
         key = chain.storage_key("SubtensorModule", "TargetStakesPerInterval")
         chain.submit("System", "set_storage", {"items": [(key, _u64(1_000_000))]}, alice, sudo=True)
+    if chain.shape.stakes_per_subnet:   # dTAO: subnets emit after start_call, not by root weights
+        log.info("local chain relaxed: no network/tx rate limits (dTAO runtime %d)", chain.shape.spec_version)
+        return
     chain.set_hyperparameter(ROOT_NETUID, "tempo", ROOT_TEMPO, alice)
     chain.set_hyperparameter(ROOT_NETUID, "weights_rate_limit", 0, alice)
     root = root_hotkey()
@@ -53,16 +55,22 @@ def relax_chain(chain: SubtensorChain) -> None:
     log.info("local chain relaxed: no network/tx rate limits, root validator %s staked", root.ss58_address[:8])
 
 
-def make_practical(chain: SubtensorChain, netuid: int, tempo: int = LOCAL_TEMPO) -> None:
+def make_practical(chain: SubtensorChain, netuid: int, tempo: int = LOCAL_TEMPO, owner: Keypair | None = None) -> None:
     """Short tempo and relaxed limits on `netuid`, then root weights spread over all subnets
-    (relaxing the chain first if nobody did, e.g. a Chopsticks started by hand)."""
+    (relaxing the chain first if nobody did, e.g. a Chopsticks started by hand); on dTAO runtimes
+    start_call instead of root weights."""
     alice = sudo_key()
-    if chain.uid(ROOT_NETUID, root_hotkey().ss58_address) is None:
+    if not chain.shape.stakes_per_subnet and chain.uid(ROOT_NETUID, root_hotkey().ss58_address) is None:
         relax_chain(chain)
     chain.set_hyperparameter(netuid, "tempo", tempo, alice)
     for name, value in PRACTICAL.items():
+        if name in COMMIT_REVEAL_KEYS and not chain.shape.has_call("AdminUtils", "sudo_set_commit_reveal_weights_enabled"):
+            continue   # spec 148: no commit-reveal, weights are set directly
         chain.set_hyperparameter(netuid, name, value, alice)
-    weight_subnets(chain)
+    if chain.shape.stakes_per_subnet:
+        chain.start_call(netuid, owner or alice)
+    else:
+        weight_subnets(chain)
 
 
 def weight_subnets(chain: SubtensorChain) -> None:

@@ -2,11 +2,15 @@
 can do: build blocks on demand, rewind to an earlier block, and practical settings on new subnets."""
 from __future__ import annotations
 
+import logging
+
 from substrateinterface import Keypair
 
 from chain.errors import ChainError
 from chain.localnet.bootstrap import LOCAL_TEMPO, make_practical
 from chain.subtensor import SubtensorChain
+
+log = logging.getLogger(__name__)
 
 
 class LocalChain(SubtensorChain):
@@ -26,12 +30,49 @@ class LocalChain(SubtensorChain):
         head = self.block()
         return self.advance_blocks(target - head) if target > head else head
 
+    def faucet(self) -> Keypair:
+        """//Alice: funded at genesis on the local chain (chain/localnet/config.py)."""
+        return Keypair.create_from_uri("//Alice")
+
     def reset(self, block: int) -> None:
         """Rewind the chain to `block` (Chopsticks dev_setHead): later state is forgotten."""
         self.rpc("dev_setHead", [int(block)])
 
     def create_subnet(self, owner: Keypair, hotkey: str | None = None) -> int:
+        """A new subnet with the local chain's settings; if a setting fails the subnet is dissolved
+        again (sudo), so no half-made netuid is left behind."""
         netuid = super().create_subnet(owner, hotkey)
         if self.practical:
-            make_practical(self, netuid, self.tempo)
+            try:
+                make_practical(self, netuid, self.tempo, owner)
+            except ChainError as exc:
+                self._dissolve(netuid, owner)
+                raise ChainError(f"subnet {netuid} was created but could not be set up ({exc}); it was removed again",
+                                 name=exc.name, hint=exc.hint) from exc
         return netuid
+
+    def _dissolve(self, netuid: int, owner: Keypair) -> None:
+        args = {"coldkey": owner.ss58_address, "netuid": netuid}
+        try:
+            self.submit("SubtensorModule", "dissolve_network",
+                        self.shape.params("SubtensorModule", "dissolve_network", args), self.faucet(), sudo=True)
+        except ChainError as exc:
+            log.warning("could not dissolve the half-made subnet %d: %s", netuid, exc)
+
+    def start_call(self, netuid: int, owner: Keypair) -> None:
+        """The real start_call; when the runtime still makes the subnet wait (a multi-day delay), the
+        two storage items start_call would write are set with sudo System.set_storage instead."""
+        if not self.shape.has_call("SubtensorModule", "start_call"):
+            return
+        try:
+            super().start_call(netuid, owner)
+            return
+        except ChainError as exc:
+            if exc.name != "NeedWaitingMoreBlocksToStarCall":
+                raise
+        first = self.storage_key("SubtensorModule", "FirstEmissionBlockNumber", [netuid])
+        enabled = self.storage_key("SubtensorModule", "SubtokenEnabled", [netuid])
+        block = (self.block() + 1).to_bytes(8, "little").hex()
+        self.submit("System", "set_storage", {"items": [(first, "0x" + block), (enabled, "0x01")]}, self.faucet(),
+                    sudo=True)
+        log.info("subnet %d: emission started (start_call delay skipped with sudo set_storage)", netuid)

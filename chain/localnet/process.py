@@ -18,7 +18,8 @@ from chain.errors import ChainError
 from chain.localnet import chopsticks
 from chain.localnet.config import write_config
 from chain.localnet.paths import localnet_dir
-from chain.localnet.spec import find_spec
+from chain.localnet import genesis
+from chain.localnet.spec import DEFAULT_RUNTIME, find_spec
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 9944
@@ -58,7 +59,8 @@ def _alive(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():  # guard against a recycled pid
         try:
-            return b"chopsticks" in cmdline.read_bytes()
+            text = cmdline.read_bytes()
+            return b"chopsticks" in text or b"runtime_tool.cjs" in text
         except OSError:
             return False
     return True
@@ -112,25 +114,40 @@ def _wait_ready(proc: subprocess.Popen, log_file: Path, port: int, timeout: floa
     raise ChainError(f"Chopsticks did not listen on port {port} within {timeout:.0f}s", hint=f"see {log_file}")
 
 
+def _wait_port_free(port: int, timeout: float = 10.0) -> bool:
+    """A Chopsticks just stopped may hold its port a moment: wait for it (a restart on the same port)."""
+    deadline = time.monotonic() + timeout
+    while not _port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def start(chain_spec: str | os.PathLike | None = None, port: int | None = None, *, state_dir: Path | None = None,
-          install: bool = True, timeout: float = 90.0) -> tuple[LocalnetStatus, bool]:
-    """Start Chopsticks unless one already runs in state_dir; returns (status, started_now)."""
+          install: bool = True, timeout: float = 90.0, runtime: int = DEFAULT_RUNTIME) -> tuple[LocalnetStatus, bool]:
+    """Start Chopsticks unless one already runs in state_dir; returns (status, started_now).
+    `runtime`: which known spec (148 or 293) when no `chain_spec` path is given; a plain spec gets
+    its raw genesis built first, and the runtime's own Aura slot duration is used."""
     d = state_dir or localnet_dir()
     with _locked(d):
         current = status(d)
         if current.running:
             return current, False
-        spec = find_spec(chain_spec)
-        cmd = chopsticks.ensure(allow_install=install)
+        spec = find_spec(chain_spec, runtime)
+        chopsticks.ensure(allow_install=install)
         if port is None:
             port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port()
-        elif not _port_free(port):
+        elif not _wait_port_free(port):
             raise ChainError(f"port {port} on 127.0.0.1 is in use", hint="pick another with --port")
-        config = write_config(spec, port, d / "config.yml")
+        raw = genesis.raw_spec(spec)
+        slot_ms = genesis.slot_duration_ms(raw)
+        config = write_config(raw, port, d / "config.yml", slot_ms=slot_ms)
         st = LocalnetStatus(True, None, port, d)
-        log.info("starting Chopsticks on 127.0.0.1:%d with %s", port, spec.name)
+        log.info("starting Chopsticks on 127.0.0.1:%d with %s (Aura slot %d ms)", port, spec.name, slot_ms)
+        launch, env = genesis.tool_command("launch", str(slot_ms), str(raw), "--")
         with open(st.log_file, "w") as out:
-            proc = subprocess.Popen(cmd + ["--config", str(config), "--port", str(port)], stdout=out,
+            proc = subprocess.Popen(launch + ["--config", str(config), "--port", str(port)], stdout=out, env=env,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         _wait_ready(proc, st.log_file, port, timeout)
         (d / "port").write_text(str(port))

@@ -1,9 +1,11 @@
-"""Find the raw chain spec the local chain runs (never part of the repo), or download a known one.
+"""Find the chain spec the local chain runs (never part of the repo), or download a known one.
 
-Lookup order: an explicit path (`--chain-spec`), $OPENSUBNET_CHAIN_SPEC, then the cache
-(~/.cache/opensubnet/chainspecs/subtensor-spec148.json). A download needs a URL (`--spec-url` or
-$OPENSUBNET_CHAIN_SPEC_URL, e.g. a mirror you trust) and is kept only if its sha256 matches the
-known spec's.
+Known runtimes (KNOWN, each with its sha256 and the repository, commit and path it comes from):
+spec 148 (May 2024, raw) and spec 293 (July 2025, dTAO, a plain spec whose raw genesis is built on
+first use, chain/localnet/genesis.py). Lookup order: an explicit path (`--chain-spec`),
+$OPENSUBNET_CHAIN_SPEC, then the cache (~/.cache/opensubnet/chainspecs/<known filename>). A
+download needs a URL (`--spec-url` or $OPENSUBNET_CHAIN_SPEC_URL, e.g. a mirror you trust) and is
+kept only if its sha256 matches the known spec's.
 """
 from __future__ import annotations
 
@@ -27,36 +29,70 @@ class KnownSpec:
     filename: str
     sha256: str
     description: str
+    repo: str = ""        # GitHub owner/name the file comes from
+    commit: str = ""
+    path: str = ""        # path of the file in that commit
+    plain: bool = False   # a plain spec (genesis.runtimeGenesis): the raw genesis is built from it
+    runtime: int = 0      # spec_version
+
+    @property
+    def source(self) -> str:
+        return f"github.com/{self.repo} commit {self.commit[:8]}, file {self.path}" if self.repo else "unknown"
 
 
 SPEC148 = KnownSpec("spec148", "subtensor-spec148.json",
                     "8875ef179fc7f86617331a9c46addaad9885e69036c87b59904e73035c4ed008",
-                    "subtensor runtime spec 148 (May 2024, pre-dTAO, real Yuma epoch)")
+                    "subtensor runtime spec 148 (May 2024, pre-dTAO, real Yuma epoch)",
+                    repo="Tensora-org/subtensor_local", commit="d38ee5109d9f0975e54213c098589ae864f9fc90",
+                    path="specs/local.json", runtime=148)
+SPEC293 = KnownSpec("spec293", "subtensor-spec293-plain.json",
+                    "c321edb119707219b5f3fe602ad2f3180cd9e4492dbceee16e46b54a1facba2d",
+                    "subtensor runtime spec 293 (July 2025, dTAO, commit-reveal, real Yuma epoch; plain spec)",
+                    repo="opentensor/subtensor", commit="f59e608b2128586215ea396156a1d04b14724888",
+                    path="aura-dev.json", plain=True, runtime=293)
+#: runtime spec_version -> the spec file `neuron localnet start --runtime N` runs
+KNOWN: dict[int, KnownSpec] = {148: SPEC148, 293: SPEC293}
+DEFAULT_RUNTIME = 148
 
 
 class ChainSpecMissing(ChainError):
     pass
 
 
-def how_to_get() -> str:
-    target = chainspec_dir() / SPEC148.filename
-    return (f"put the raw chain spec of {SPEC148.description} at {target} (or pass --chain-spec PATH, "
-            f"or set OPENSUBNET_CHAIN_SPEC), or download it: "
-            f"`neuron localnet fetch --spec-url URL` (sha256 {SPEC148.sha256[:16]}…)")
+def known(runtime: int) -> KnownSpec:
+    if runtime not in KNOWN:
+        raise ChainError(f"no known chain spec for runtime {runtime}",
+                         hint=f"use --runtime {' or '.join(str(r) for r in KNOWN)}, or --chain-spec PATH")
+    return KNOWN[runtime]
 
 
-def find_spec(explicit: str | os.PathLike | None = None) -> Path:
-    """The chain spec to run; ChainSpecMissing (saying how to get one) when there is none."""
+def how_to_get(spec: KnownSpec = SPEC148) -> str:
+    target = chainspec_dir() / spec.filename
+    return (f"put the chain spec of {spec.description} at {target}: it is {spec.path} at commit {spec.commit} "
+            f"of github.com/{spec.repo} (e.g. `git show {spec.commit[:8]}:{spec.path} > {target}` in a clone), "
+            f"sha256 {spec.sha256}; or pass --chain-spec PATH, or set OPENSUBNET_CHAIN_SPEC, or download it: "
+            f"`neuron localnet fetch --runtime {spec.runtime} --spec-url URL`")
+
+
+def find_spec(explicit: str | os.PathLike | None = None, runtime: int = DEFAULT_RUNTIME) -> Path:
+    """The chain spec to run (plain or raw); ChainSpecMissing (saying how to get one) when there is none."""
+    spec = known(runtime)
     for candidate, origin in ((explicit, "--chain-spec"), (os.environ.get("OPENSUBNET_CHAIN_SPEC"), "OPENSUBNET_CHAIN_SPEC")):
         if candidate:
             path = Path(candidate).expanduser()
             if not path.is_file():
-                raise ChainSpecMissing(f"chain spec {path} (from {origin}) does not exist", hint=how_to_get())
+                raise ChainSpecMissing(f"chain spec {path} (from {origin}) does not exist", hint=how_to_get(spec))
             return path
-    cached = chainspec_dir() / SPEC148.filename
+    cached = chainspec_dir() / spec.filename
     if cached.is_file():
         return cached
-    raise ChainSpecMissing(f"no subtensor chain spec at {cached}", hint=how_to_get())
+    raise ChainSpecMissing(f"no subtensor chain spec at {cached}", hint=how_to_get(spec))
+
+
+def is_plain(spec_json: dict) -> bool:
+    """A plain spec carries the runtime's genesis config (runtimeGenesis), not the raw storage."""
+    genesis = spec_json.get("genesis", {})
+    return "raw" not in genesis and ("runtimeGenesis" in genesis or "runtime" in genesis)
 
 
 def sha256_of(path: Path) -> str:
@@ -108,6 +144,6 @@ def genesis_issuance(spec_json: dict) -> int:
     raw = spec_json.get("genesis", {}).get("raw", {}).get("top", {})
     if not raw:
         raise ChainError("the chain spec is not a raw spec (no genesis.raw.top)",
-                         hint="use a raw chain spec (`build-spec --raw`); " + how_to_get())
+                         hint="build the raw genesis first (chain.localnet.genesis.raw_spec); " + how_to_get())
     value = raw.get(key, "0x" + "00" * 16)
     return int.from_bytes(bytes.fromhex(value[2:]), "little")

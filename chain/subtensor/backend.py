@@ -1,6 +1,7 @@
 """`SubtensorChain`: the `Chain` interface over any subtensor node through substrate-interface."""
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 from typing import Sequence
@@ -18,6 +19,7 @@ from chain.subtensor.extrinsics import Event, Submitter
 from chain.subtensor.metagraph import read_metagraph
 from chain.subtensor.runtime import RuntimeShape, storage_key
 from chain.types import Hyperparameters, Metagraph
+from chain.weights import reveal_epoch
 
 log = logging.getLogger(__name__)
 SS58_FORMAT = 42  # the chain returns generic-format addresses whatever its properties say
@@ -29,6 +31,45 @@ def address(ss58: str) -> str:
         return ss58_encode(ss58_decode(ss58), SS58_FORMAT)
     except (ValueError, TypeError) as exc:
         raise ChainError(f"not an ss58 address: {ss58!r}", hint="pass a hotkey/coldkey ss58 address") from exc
+
+
+#: storage of drand-timelocked commits, newest layout first (v4, then spec 293's CRv3)
+_TIMELOCK_STORAGE = ("TimelockedWeightCommits", "CRV3WeightCommitsV2", "CRV3WeightCommits")
+
+
+def _fields(row, n: int) -> list:
+    values = list(row.values()) if isinstance(row, dict) else list(row)
+    if len(values) != n:
+        raise ChainError(f"unexpected commit record {row!r}", hint="this runtime's commit layout is unknown")
+    return values
+
+
+def _hex(value) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _bytes(value) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return bytes(value)
+
+
+def _timelock_row(row) -> tuple[str | None, int, bytes]:
+    """(who, commit block or -1, ciphertext) of (who, commit, round) [CRv3] or (who, block, commit, round) [v4]."""
+    values = list(row.values()) if isinstance(row, dict) else list(row)
+    if len(values) == 3:
+        return values[0], -1, _bytes(values[1])
+    if len(values) == 4:
+        return values[0], int(values[1]), _bytes(values[2])
+    return None, -1, b""
+
+
+def u64f64(value) -> float:
+    """A U64F64 storage value (substrate-interface gives {'bits': n} or n) as a float."""
+    if value is None:
+        return 0.0
+    bits = value.get("bits", 0) if isinstance(value, dict) else value
+    return int(bits) / 2**64
 
 
 def _event_field(events: list[Event], name: str, index: int):
@@ -94,6 +135,12 @@ class SubtensorChain(Chain):
     def block(self) -> int:
         return int(self._conn.run(lambda s: s.get_block_number(None)))
 
+    def block_hash(self, n: int) -> bytes:
+        h = self._conn.run(lambda s: s.get_block_hash(n)) if n >= 0 else None
+        if not h:
+            raise ChainError(f"no block {n} on {self.url}", hint="ask for a block between 0 and the head")
+        return bytes.fromhex(h.removeprefix("0x"))
+
     def subnets(self) -> list[int]:
         rows = self._conn.run(lambda s: list(s.query_map("SubtensorModule", "NetworksAdded", page_size=1000)))
         return sorted(int(k.value) for k, v in rows if v.value)
@@ -121,14 +168,36 @@ class SubtensorChain(Chain):
         return int(self.query("Account", [address(ss58)], pallet="System")["data"]["free"])
 
     def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
+        """Rao of stake; on dTAO runtimes the alpha (in rao units) on subnet `netuid`: the hotkey's
+        TotalHotkeyAlpha, or a coldkey's part of it (its Alpha shares over TotalHotkeyShares)."""
         hotkey = address(hotkey)
-        if self.shape.stakes_per_subnet and netuid is not None:
+        if self.shape.stakes_per_subnet:
+            if netuid is None:
+                raise UnsupportedError(f"runtime spec {self.shape.spec_version} keeps stake per subnet",
+                                       hint="pass the netuid (stake is alpha on each subnet)")
+            total = int(self.query("TotalHotkeyAlpha", [hotkey, netuid]) or 0)
             if coldkey is None:
-                return int(self.query("TotalHotkeyAlpha", [hotkey, netuid]) or 0)
-            return int(self.query("Alpha", [hotkey, address(coldkey), netuid]) or 0)
+                return total
+            shares = u64f64(self.query("Alpha", [hotkey, address(coldkey), netuid]))
+            all_shares = u64f64(self.query("TotalHotkeyShares", [hotkey, netuid]))
+            return int(total * shares / all_shares) if all_shares > 0 else 0
         if coldkey is None:
             return int(self.query("TotalHotkeyStake", [hotkey]) or 0)
         return int(self.query("Stake", [hotkey, address(coldkey)]) or 0)
+
+    def alpha_price(self, netuid: int) -> float:
+        """TAO per alpha in the subnet's pool (SubnetTAO / SubnetAlphaIn); 1 on the root network and
+        on runtimes without pools."""
+        if netuid == 0 or not self.shape.has_storage("SubtensorModule", "SubnetTAO"):
+            return 1.0
+        tao = int(self.query("SubnetTAO", [netuid]) or 0)
+        alpha = int(self.query("SubnetAlphaIn", [netuid]) or 0)
+        return tao / alpha if alpha > 0 else 0.0
+
+    def stake_value(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
+        """Rao of TAO the stake is worth at the pool price (no slippage)."""
+        amount = self.stake(hotkey, coldkey, netuid)
+        return int(amount * self.alpha_price(netuid)) if netuid is not None else amount
 
     def _require_subnet(self, netuid: int) -> None:
         if not self.query("NetworksAdded", [netuid]):
@@ -169,17 +238,37 @@ class SubtensorChain(Chain):
                 "protocol": int(protocol), "placeholder1": 0, "placeholder2": 0}
         self.submit("SubtensorModule", "serve_axon", self.shape.params("SubtensorModule", "serve_axon", args), hotkey)
 
-    def _stake_call(self, call: str, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None) -> None:
+    def _stake_call(self, call: str, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None,
+                    limit_price: float | None = None, allow_partial: bool = False) -> None:
         if amount <= 0:
             raise ChainError(f"stake amount must be positive (got {amount})", hint="amounts are in rao (1 TAO = 1e9)")
-        args = {"hotkey": address(hotkey), "netuid": netuid, "amount_staked": int(amount), "amount_unstaked": int(amount)}
+        if limit_price is not None:
+            if not self.shape.has_call("SubtensorModule", f"{call}_limit"):
+                raise UnsupportedError(f"runtime spec {self.shape.spec_version} has no {call}_limit (no price limit)",
+                                       hint="stake without a price limit on this runtime")
+            if limit_price <= 0:
+                raise ChainError(f"price limit must be positive (got {limit_price})", hint="TAO per alpha, e.g. 0.05")
+            call = f"{call}_limit"
+        args = {"hotkey": address(hotkey), "netuid": netuid, "amount_staked": int(amount), "amount_unstaked": int(amount),
+                "limit_price": None if limit_price is None else int(round(limit_price * 1e9)),
+                "allow_partial": bool(allow_partial)}
         self.submit("SubtensorModule", call, self.shape.params("SubtensorModule", call, args), coldkey)
 
-    def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
-        self._stake_call("add_stake", coldkey, hotkey, amount, netuid)
+    def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None, *,
+                  limit_price: float | None = None, allow_partial: bool = False) -> None:
+        """`limit_price` (TAO per alpha): refuse to buy above it (add_stake_limit; `allow_partial`
+        buys what the price allows)."""
+        self._stake_call("add_stake", coldkey, hotkey, amount, netuid, limit_price, allow_partial)
 
-    def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
-        self._stake_call("remove_stake", coldkey, hotkey, amount, netuid)
+    def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None, *,
+                     limit_price: float | None = None, allow_partial: bool = False) -> None:
+        """`limit_price` (TAO per alpha): refuse to sell below it (remove_stake_limit)."""
+        self._stake_call("remove_stake", coldkey, hotkey, amount, netuid, limit_price, allow_partial)
+
+    def start_call(self, netuid: int, owner: Keypair) -> None:
+        if not self.shape.has_call("SubtensorModule", "start_call"):
+            return                                  # before dTAO a subnet emits without it
+        self.submit("SubtensorModule", "start_call", {"netuid": netuid}, owner)
 
     def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
         uids, weights = [int(u) for u in uids], [int(w) for w in weights]
@@ -189,17 +278,56 @@ class SubtensorChain(Chain):
                     {"netuid": netuid, "dests": uids, "weights": weights, "version_key": int(version_key)}, hotkey)
 
     def commit_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
-                       salt: Sequence[int], version_key: int = 0) -> None:
+                       salt: Sequence[int], version_key: int = 0) -> str:
         self._require_call("commit_weights")
-        digest = commit_hash(hotkey.public_key, netuid, uids, weights, salt, version_key)
+        # runtimes before the salt (spec 185) hash without it: follow reveal_weights' arguments
+        salted = "salt" in (self.shape.call_fields("SubtensorModule", "reveal_weights") or ())
+        digest = commit_hash(hotkey.public_key, netuid, uids, weights, salt if salted else None, version_key)
         self.submit("SubtensorModule", "commit_weights", {"netuid": netuid, "commit_hash": digest}, hotkey)
+        return digest
 
     def reveal_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int],
                        salt: Sequence[int], version_key: int = 0) -> None:
         self._require_call("reveal_weights")
-        self.submit("SubtensorModule", "reveal_weights",
-                    {"netuid": netuid, "uids": [int(u) for u in uids], "values": [int(w) for w in weights],
-                     "salt": [int(s) for s in salt], "version_key": int(version_key)}, hotkey)
+        args = {"netuid": netuid, "uids": [int(u) for u in uids], "values": [int(w) for w in weights],
+                "salt": [int(s) for s in salt], "version_key": int(version_key)}
+        self.submit("SubtensorModule", "reveal_weights", self.shape.params("SubtensorModule", "reveal_weights", args),
+                    hotkey)
+
+    def weight_commits(self, netuid: int, hotkey: str) -> list[tuple[str, int]]:
+        hk, head = address(hotkey), self.block()
+        out: list[tuple[str, int]] = []
+        if self.shape.has_storage("SubtensorModule", "WeightCommits"):
+            # VecDeque<(hash, commit_block, first_reveal_block, last_reveal_block)>
+            for row in self.query("WeightCommits", [netuid, hk]) or []:
+                digest, commit_block, _, last = _fields(row, 4)
+                if head <= int(last):
+                    out.append((_hex(digest), int(commit_block)))
+        item = next((i for i in _TIMELOCK_STORAGE if self.shape.has_storage("SubtensorModule", i)), None)
+        if item is not None:   # keyed by (netuid, epoch): look at the epochs a live commit can be in
+            hp = self.hyperparameters(netuid)
+            now = reveal_epoch(head, netuid, hp.tempo)
+            for epoch in range(max(now - hp.commit_reveal_period - 1, 0), now + 2):
+                for row in self.query(item, [netuid, epoch]) or []:
+                    who, commit_block, commit = _timelock_row(row)
+                    if who is not None and address(who) == hk:
+                        out.append(("0x" + hashlib.blake2b(commit, digest_size=32).hexdigest(), commit_block))
+        return out
+
+    def timelock_call(self) -> str | None:
+        return next((c for c in ("commit_timelocked_weights", "commit_crv3_weights")
+                     if self.shape.has_call("SubtensorModule", c)), None)
+
+    def commit_timelocked_weights(self, netuid: int, hotkey: Keypair, ciphertext: bytes, reveal_round: int) -> None:
+        call = self.timelock_call()
+        if call is None:
+            raise UnsupportedError(f"runtime spec {self.shape.spec_version} has no drand-timelocked commits",
+                                   hint="use hash commit-reveal (commit_weights, then reveal_weights)")
+        version = self.query("CommitRevealWeightsVersion") if self.shape.has_storage(
+            "SubtensorModule", "CommitRevealWeightsVersion") else None
+        args = {"netuid": netuid, "commit": "0x" + bytes(ciphertext).hex(), "reveal_round": int(reveal_round),
+                "commit_reveal_version": version}
+        self.submit("SubtensorModule", call, self.shape.params("SubtensorModule", call, args), hotkey)
 
     def _require_call(self, call: str) -> None:
         if not self.shape.has_call("SubtensorModule", call):
@@ -212,6 +340,10 @@ class SubtensorChain(Chain):
         # the sudo key wraps the call in Sudo.sudo; a subnet owner calls AdminUtils directly
         as_sudo = address(sudo.ss58_address) == self.sudo_key()
         self.submit("AdminUtils", call, params, sudo, sudo=as_sudo)
+
+    def epoch_record(self, netuid: int, block: int | None = None):
+        from chain.subtensor.epoch import epoch_record
+        return epoch_record(self, netuid, block)
 
     # --- blocks --------------------------------------------------------------------------
     def advance_blocks(self, n: int = 1) -> int:

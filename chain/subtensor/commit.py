@@ -1,7 +1,8 @@
 """Commit-reveal: the hash a weights commit carries, as the runtime recomputes it at reveal.
 
 BlakeTwo256 over the SCALE encoding of (account_id, netuid: u16, uids: Vec<u16>, values: Vec<u16>,
-salt: Vec<u16>, version_key: u64).
+salt: Vec<u16>, version_key: u64) (`BlakeTwo256::hash_of` in do_reveal_weights; a `NetUid` newtype
+encodes as its u16). Spec 185 hashed the same tuple without the salt.
 """
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def vec_u16(values: Sequence[int]) -> bytes:
 
 
 def commit_hash(account_id: bytes, netuid: int, uids: Sequence[int], values: Sequence[int],
-                salt: Sequence[int], version_key: int) -> str:
+                salt: Sequence[int] | None, version_key: int) -> str:
+    """`salt` None: the unsalted hash of the first commit-reveal runtimes (spec 185, May 2024)."""
     if len(account_id) != 32:
         raise ValueError("account_id must be the 32-byte public key")
     data = (bytes(account_id) + int(netuid).to_bytes(2, "little") + vec_u16(uids) + vec_u16(values)
-            + vec_u16(salt) + int(version_key).to_bytes(8, "little"))
+            + (b"" if salt is None else vec_u16(salt)) + int(version_key).to_bytes(8, "little"))
     return "0x" + hashlib.blake2b(data, digest_size=32).hexdigest()

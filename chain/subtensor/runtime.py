@@ -57,6 +57,25 @@ def query_raw(s: SubstrateInterface, keys: list[str], block_hash: str, chunk: in
     return out
 
 
+#: argument names the runtimes use for a subnet mechanism's id (0 = the default mechanism)
+MECHANISM_ARGS = ("mechid", "mecid")
+
+
+def pick_params(fields: tuple[str, ...], available: dict, what: str) -> dict:
+    """The call's arguments by name from `available`, in the call's order; a mechanism id (whatever
+    the runtime names it) defaults to 0, the default mechanism. Values stay plain Python: the
+    metadata's types encode them (a `NetUid` newtype, a one-field composite, takes the bare int)."""
+    available = dict(available)
+    mech = next((available[k] for k in MECHANISM_ARGS if available.get(k) is not None), 0)
+    for k in MECHANISM_ARGS:
+        available[k] = mech
+    missing = [f for f in fields if available.get(f) is None]
+    if missing:
+        raise UnsupportedError(f"{what} needs {', '.join(missing)}",
+                               hint="pass the missing argument (e.g. netuid for per-subnet staking)")
+    return {f: available[f] for f in fields}
+
+
 class RuntimeShape:
     def __init__(self, substrate: SubstrateInterface):
         self._metadata = substrate.metadata
@@ -90,11 +109,7 @@ class RuntimeShape:
         if fields is None:
             raise UnsupportedError(f"runtime spec {self.spec_version} has no {pallet}.{call}",
                                    hint="this operation needs a newer (or older) subtensor runtime")
-        missing = [f for f in fields if available.get(f) is None]
-        if missing:
-            raise UnsupportedError(f"{pallet}.{call} on runtime spec {self.spec_version} needs {', '.join(missing)}",
-                                   hint="pass the missing argument (e.g. netuid for per-subnet staking)")
-        return {f: available[f] for f in fields}
+        return pick_params(fields, available, f"{pallet}.{call} on runtime spec {self.spec_version}")
 
     @property
     def yuma_variant(self) -> str:

@@ -1,16 +1,20 @@
 """Prometheus metrics of one axon, in its own registry (several axons can share a process)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
+
+from neurons.metrics_server import ServedMetrics
 
 UNKNOWN_SYNAPSE = "<unknown>"   # label for names nobody attached: callers cannot grow label sets
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-class AxonMetrics:
+class AxonMetrics(ServedMetrics):
+    what = "axon metrics"
+
     def __init__(self):
-        self.registry = CollectorRegistry(auto_describe=True)
+        super().__init__()
         self.requests = Counter(
             "axon_requests", "Requests answered, by synapse and return code",
             ("synapse", "code"), registry=self.registry)
@@ -22,7 +26,6 @@ class AxonMetrics:
         self.active = Gauge("axon_active_handlers", "Handler slots in use", registry=self.registry)
         self.held = Gauge("axon_held_refusals", "Refusals held back from connections past their allowance",
                           registry=self.registry)
-        self._server = None
         self._children: dict[tuple[str, str], tuple] = {}  # bounded: attached synapses (+ unknown) x codes
 
     def observe(self, synapse: str, code_name: str, seconds: float) -> None:
@@ -38,17 +41,3 @@ class AxonMetrics:
         v = self.registry.get_sample_value("axon_requests_total", {"synapse": synapse, "code": code_name})
         return v or 0.0
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Expose /metrics over HTTP on (host, port) in a daemon thread; returns the bound port."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        self._server = server
-        return server.server_port
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

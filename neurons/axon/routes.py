@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from protocol.codes import ReturnCode
+from protocol.envelope import caller_key
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class Caller:
     @property
     def stake(self) -> float:
         return self.info.stake
+
+    @property
+    def key(self) -> bytes:
+        """Who this is for every per-caller decision: the hotkey's public key. The axon builds a Caller
+        only for canonical addresses; a hand-made one with another string is keyed by that string."""
+        return caller_key(self.hotkey) or self.hotkey.encode()
 
 
 @dataclass

@@ -1,10 +1,13 @@
 """The axon: a miner's gRPC server. Signed envelopes for every synapse, unary or framed on a stream.
 
 Checks run cheapest first, and the body is decoded only after the signature holds:
-size cap → header parse → version → synapse known → caller registered → blacklist (stake,
-permit, subnet hook, rate limit) → signature, receiver, timestamp, nonce → per-caller
-concurrency cap → body decode → verify hook → priority queue (by stake) → handler with a
-deadline. Every path answers with a ReturnCode, signed by the axon's hotkey whenever the
+size cap → header parse → version → synapse known → caller is a canonical address → caller
+registered → blacklist (stake, permit, subnet hook, rate limit) → signature, receiver,
+timestamp, nonce → per-caller concurrency cap → priority queue (by stake) → [handler slot]
+inflated-bytes budget → body decode → verify hook → handler with a deadline. Every per-caller
+decision is keyed by the caller's public key (envelope.caller_key); an address spelled in another
+network's ss58 format is refused, never given an allowance of its own. Compressed bodies inflate
+only inside a handler slot, within the per-caller and total budgets of inflate.py. Every path answers with a ReturnCode, signed by the axon's hotkey whenever the
 request's header could be read; nothing a caller sends can raise out of the request. Requests come
 one per unary `Call` or as frames on a `Stream` (streams.py); refusals past a source address's
 small allowance are held back before they go out (tarpit.py).
@@ -25,8 +28,10 @@ from protocol.body import body_parts
 from protocol.codes import EnvelopeError, ReturnCode
 from protocol.replay import ReplayGuard
 
-from .config import AxonConfig
+from neurons.config.schema import AxonSection
+
 from .limits import ConcurrencyCap, RateLimiter
+from .inflate import InflateBudget, inflated_size
 from .metrics import UNKNOWN_SYNAPSE, AxonMetrics
 from .priority import Overloaded, PriorityGate
 from .routes import Call, Caller, CallerInfo, Reject, Reply, Route, call_hook
@@ -47,16 +52,19 @@ class _Trace:
 
 class Axon:
     def __init__(self, keypair, *, caller_info: Callable[[str], CallerInfo | None],
-                 host: str = "127.0.0.1", port: int = 0, config: AxonConfig | None = None):
+                 host: str = "127.0.0.1", port: int = 0, config: AxonSection | None = None,
+                 metrics_port: int | None = None, metrics_host: str = "127.0.0.1"):
         self.keypair = keypair
         self.hotkey: str = keypair.ss58_address
         self.host, self.port = host, port
-        self.config = cfg = config or AxonConfig()
+        self.config = cfg = config or AxonSection()
+        self.metrics_port, self.metrics_host = metrics_port, metrics_host
         self._caller_info = caller_info
         self._routes: dict[str, Route] = {}
         self._guard = ReplayGuard(cfg.replay_window_s, cfg.max_nonces, cfg.clock_skew_s)
         self._rate = RateLimiter(cfg.rate_per_s, cfg.burst)
         self._per_caller = ConcurrencyCap(cfg.max_inflight_per_caller)
+        self._inflate = InflateBudget(cfg.max_inflated_bytes_per_caller, cfg.max_inflated_bytes)
         self._gate = PriorityGate(cfg.concurrency, cfg.max_queue)
         self._tarpit = Tarpit(rate=cfg.quick_refusals_per_s, burst=cfg.quick_refusal_burst, hold_s=cfg.refusal_hold_s,
                               max_held=cfg.max_held_refusals, max_held_bytes=cfg.max_held_refusal_bytes)
@@ -64,7 +72,8 @@ class Axon:
         self.metrics.queue_depth.set_function(lambda: self._gate.waiting)
         self.metrics.active.set_function(lambda: self._gate.active)
         self.metrics.held.set_function(lambda: self._tarpit.held)
-        self._streams = StreamSessions(self._answer, cfg.max_inflight_per_stream)
+        self._streams = StreamSessions(self._answer, cfg.max_inflight_per_stream, cfg.max_stream_pending_bytes,
+                                       cfg.stream_send_timeout_s)
         self._executor: ThreadPoolExecutor | None = None
         self._server: grpc.aio.Server | None = None
 
@@ -86,6 +95,8 @@ class Axon:
         if not self._routes:
             raise RuntimeError("attach at least one synapse before start()")
         cfg = self.config
+        if self.metrics_port is not None:  # first: a metrics port in use leaves nothing half-started
+            self.metrics.serve(self.metrics_port, self.metrics_host)
         slack = 64 * 1024 + cfg.max_request_bytes // 16  # oversize by a little: a signed PAYLOAD_TOO_LARGE
         self._server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", cfg.max_request_bytes + slack),
@@ -100,12 +111,12 @@ class Axon:
         else:
             self.port = self._server.add_insecure_port(address)
         if self.port == 0:
+            self.metrics.close()
             raise OSError(f"could not bind {address}: is the port in use?")
         self._executor = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="axon-handler")
+        # nonces seen before this start are forgotten: refuse every request signed before it (STALE)
+        self._guard.refuse_until(time.time_ns())
         await self._server.start()
-        if cfg.metrics_port is not None:
-            mport = self.metrics.serve(cfg.metrics_port, cfg.metrics_host)
-            log.info("axon metrics on http://%s:%d/metrics", cfg.metrics_host, mport)
         log.info("axon %s serving %s on %s:%d%s", self.hotkey, ",".join(self._routes), self.host,
                  self.port, " (TLS)" if cfg.tls_cert_file else "")
         return self.port
@@ -173,20 +184,24 @@ class Axon:
         if route is None:
             raise Reject(ReturnCode.NOT_FOUND, f"no synapse {h.synapse[:64]!r} here; serving {sorted(self._routes)}")
         trace.synapse = route.synapse
-        caller = await self._admit(route, h.caller)
+        key = envelope.caller_key(h.caller)
+        if key is None:  # before any look-up: a string that is not the chain's spelling of a key costs nothing
+            raise Reject(ReturnCode.INVALID_REQUEST, f"caller {h.caller[:64]!r} is not an ss58 address in the "
+                         f"chain's format ({envelope.SS58_FORMAT}); sign with the hotkey's own address")
+        caller = await self._admit(route, h.caller, key)
         code = envelope.verify_request(req, receiver=self.hotkey, guard=self._guard)
         if code != ReturnCode.SUCCESS:
             raise Reject(code, f"request failed authentication: {code.name}")
-        if not self._rate.spend(h.caller):
+        if not self._rate.spend(key):
             raise Reject(ReturnCode.RATE_LIMITED, f"more than {cfg.rate_per_s:g} requests/s")
-        if not self._per_caller.try_acquire(h.caller):
+        if not self._per_caller.try_acquire(key):
             raise Reject(ReturnCode.RATE_LIMITED, f"more than {cfg.max_inflight_per_caller} requests in flight")
         try:
             return await self._handle(route, caller, req, deadline)
         finally:
-            self._per_caller.release(h.caller)
+            self._per_caller.release(key)
 
-    async def _admit(self, route: Route, hotkey: str) -> Caller:
+    async def _admit(self, route: Route, hotkey: str, key: bytes) -> Caller:
         """Registered → stake → permit → subnet blacklist → rate limit (peek: nothing spent before the signature)."""
         cfg = self.config
         info = self._caller_info(hotkey)
@@ -202,18 +217,16 @@ class Axon:
             blocked, reason = verdict if isinstance(verdict, tuple) else (verdict, "")
             if blocked:
                 raise Reject(ReturnCode.BLACKLISTED, reason or "blacklisted by the subnet")
-        if not self._rate.peek(hotkey):
+        if not self._rate.peek(key):
             raise Reject(ReturnCode.RATE_LIMITED, f"more than {cfg.rate_per_s:g} requests/s")
         return caller
 
     async def _handle(self, route: Route, caller: Caller, req, deadline: float) -> list:
+        """Queue for a handler slot, then (in the slot) inflate and decode the body, verify, run."""
         try:
-            body = envelope.decode_body(req.body, max_bytes=self.config.max_request_bytes)
+            inflate = inflated_size(req.body)  # read from the tensors' headers; nothing inflated yet
         except EnvelopeError as e:
             raise Reject(e.code, f"bad body: {e}") from None
-        call = Call(caller, body.tensors, body.fields, req.header.uuid, deadline)
-        if route.verify is not None and await call_hook(route.verify, call) is False:
-            raise Reject(ReturnCode.INVALID_REQUEST, "rejected by the synapse's verify hook")
         priority = caller.stake if route.priority is None else float(await call_hook(route.priority, caller))
         queued = True
         try:
@@ -223,7 +236,7 @@ class Axon:
                 except Overloaded as e:
                     raise Reject(ReturnCode.OVERLOADED, str(e)) from None
                 queued = False
-                out = await self._run(route, call)
+                out = await self._in_slot(route, caller, req, deadline, inflate)
         except TimeoutError:
             if not clock.expired():
                 raise  # the handler's own TimeoutError: a server error like any other
@@ -231,20 +244,46 @@ class Axon:
                          else "handler missed the deadline") from None
         return _encode_reply(out)
 
-    async def _run(self, route: Route, call: Call) -> Any:
-        """Run the handler in a gate slot, released when it really ends (a sync thread can't be killed)."""
+    async def _in_slot(self, route: Route, caller: Caller, req, deadline: float, inflate: int) -> Any:
+        """Holding a gate slot: reserve the inflated bytes, decode, verify, run. The slot and the bytes
+        are given back together when the handler really ends (a sync thread can't be killed)."""
+        code, why = self._inflate.take(caller.key, inflate)
+        if code != ReturnCode.SUCCESS:
+            self._gate.release()
+            raise Reject(code, why)
+
+        def release() -> None:
+            self._inflate.give(caller.key, inflate)
+            self._gate.release()
+
+        try:
+            try:
+                body = envelope.decode_body(req.body, max_bytes=self.config.max_request_bytes)
+            except EnvelopeError as e:
+                raise Reject(e.code, f"bad body: {e}") from None
+            call = Call(caller, body.tensors, body.fields, req.header.uuid, deadline)
+            del body
+            if route.verify is not None and await call_hook(route.verify, call) is False:
+                raise Reject(ReturnCode.INVALID_REQUEST, "rejected by the synapse's verify hook")
+        except BaseException:
+            release()
+            raise
+        return await self._run(route, call, release)
+
+    async def _run(self, route: Route, call: Call, release: Callable[[], None]) -> Any:
+        """Run the handler; `release` (slot and bytes) runs once it really ends."""
         if route.forward_is_async:
             try:
                 return await route.forward(call)
             finally:
-                self._gate.release()
+                release()
         loop = asyncio.get_running_loop()
         try:
             cf = self._executor.submit(route.forward, call)
         except BaseException:
-            self._gate.release()
+            release()
             raise
-        cf.add_done_callback(lambda _: _call_soon_threadsafe(loop, self._gate.release))
+        cf.add_done_callback(lambda _: _call_soon_threadsafe(loop, release))
         return await asyncio.wrap_future(cf, loop=loop)
 
     # -- introspection ------------------------------------------------------------------------

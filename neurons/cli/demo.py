@@ -17,7 +17,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tempo", type=int, default=10, help="blocks per epoch (default 10)")
     parser.add_argument("--block-time", type=float, default=1.0, help="seconds per block (default 1.0)")
     parser.add_argument("--ema-alpha", type=float, default=0.3, help="validators' score EMA weight (default 0.3)")
-    parser.add_argument("--batch-size", type=int, default=16, help="validator challenge batch size")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="validator challenge batch size (default: the subnet's default_batch_size)")
     parser.add_argument("--out", default="out/demo", help="directory for logs, state, table and plot")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
 

@@ -6,13 +6,8 @@ SECTIONS = ["wallet", "chain", "dendrite", "subnet", "logging"]
 
 
 def add_arguments(parser) -> None:
-    import argparse
-
     from neurons.config import add_config_flags
-    from neurons.config.loader import FLAG_DEST
     add_config_flags(parser, SECTIONS)
-    parser.add_argument("--subnet", dest=FLAG_DEST + "subnet.name", default=argparse.SUPPRESS, metavar="NAME",
-                        help="subnet spec (same as --subnet.name), e.g. text-embedding")
     parser.add_argument("--validator", metavar="HOST:PORT", default=None,
                         help="ask this validator directly instead of looking it up on chain (needs --validator-hotkey)")
     parser.add_argument("--validator-hotkey", metavar="SS58", default=None,
@@ -27,7 +22,7 @@ def run(args) -> int:
     import torch
 
     from neurons.cli.errors import CLIError
-    from neurons.config import load_config
+    from neurons.config import fill_from_subnet, load_config
     from neurons.plugins import load_subnet
     from neurons.validator.api_client import answer_lines
     from neurons.wallet import wallet_from_config
@@ -36,6 +31,7 @@ def run(args) -> int:
     cfg = load_config(args)
     logging.getLogger().setLevel(cfg.logging.level)
     spec = load_subnet(cfg.subnet.name)
+    fill_from_subnet(cfg, spec)
     try:
         request = spec.request_from_text(list(args.texts))
         spec.validate_request(request)

@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     wallet = wallet_from_config(cfg.wallet)
     hotkey = wallet.hotkey_ss58(cfg.wallet.hotkey)
     with connect(cfg.chain.url) as chain:
+        if netuid not in chain.subnets():
+            raise CLIError(f"subnet {netuid} does not exist on {cfg.chain.url}",
+                           hint=f"subnets there: {', '.join(map(str, chain.subnets())) or 'none'}; create one with "
+                                f"`neuron subnet create --chain {cfg.chain.url} --wallet {cfg.wallet.name}`")
         uid = chain.uid(netuid, hotkey)
         if uid is not None:
             print(f"hotkey {cfg.wallet.hotkey} ({hotkey}) is already registered on subnet {netuid}: uid {uid}")
@@ -63,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
             password_file=cfg.wallet.password_file, password_env=cfg.wallet.password_env,
             what=f"coldkey of wallet {wallet.name!r}")
         coldkey = wallet.coldkey(password)
+        if chain.balance(coldkey.ss58_address) < burn:
+            raise CLIError(f"coldkey {coldkey.ss58_address} holds {chain.balance(coldkey.ss58_address) / RAO_PER_TAO:.9f} "
+                           f"TAO; registering burns {burn / RAO_PER_TAO:.9f} TAO",
+                           hint=f"fund it: `neuron wallet fund --chain {cfg.chain.url} --wallet {cfg.wallet.name} "
+                                f"--amount {max(1, -(-burn // RAO_PER_TAO))}` on a dev chain, else `neuron transfer` from a funded wallet")
         log.info("registering hotkey %s on subnet %d of %s (burns %.9f TAO from coldkey %s)",
                  hotkey, netuid, cfg.chain.url, burn / RAO_PER_TAO, coldkey.ss58_address)
         uid = chain.register(netuid, hotkey, coldkey)

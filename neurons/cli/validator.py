@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 HELP = "query miners through the mixture-of-experts gate, score them and set weights on chain"
-SECTIONS = ["wallet", "chain", "dendrite", "validator", "subnet", "logging"]
+SECTIONS = ["wallet", "chain", "dendrite", "validator", "gate", "scoring", "subnet", "metrics", "logging"]
 
 
 def add_arguments(parser) -> None:

@@ -1,4 +1,4 @@
-"""`neuron wallet create|new-hotkey|list|show|regen`: keys on disk. Prints ss58 addresses only; a mnemonic
+"""`neuron wallet create|new-hotkey|list|show|regen|import`: keys on disk. Prints ss58 addresses only; a mnemonic
 is shown only with --show-mnemonic or written to the --mnemonic-file the user names."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from neurons.config import add_config_flags, load_config
 
-HELP = "create, list, show and restore wallets (an encrypted coldkey + hotkeys)"
+HELP = "create, list, show and restore wallets (an encrypted coldkey + hotkeys); fund one on a dev chain"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--ss58", help="the coldkey address, for `regen coldkeypub`")
     p.add_argument("--encrypt", action="store_true", help="encrypt a restored hotkey with the wallet password")
     p.add_argument("--overwrite", action="store_true", help="replace the existing key")
+    p = action("import", "store a Bittensor SDK (btcli) wallet as the --wallet wallet, hotkey names kept; the new "
+                         "files are encrypted with the usual wallet password (--password-file / "
+                         "$OPENSUBNET_WALLET_PASSWORD, else a prompt)")
+    p.add_argument("--bittensor-path", metavar="DIR", required=True,
+                   help="the SDK wallet's own directory (holding coldkey, coldkeypub.txt, hotkeys/), "
+                        "e.g. ~/.bittensor/wallets/NAME")
+    p.add_argument("--bittensor-password-file", metavar="PATH",
+                   help="file whose first line is the SDK wallet's password (default: $BT_WALLET_PASSWORD, else a "
+                        "prompt); asked only when its keys are encrypted")
+    p.add_argument("--overwrite", action="store_true", help="replace existing keys of --wallet")
+    text = "send TAO to the wallet's coldkey from the chain's dev account (dev ledger and local runtime only)"
+    p = sub.add_parser("fund", help=text, description=text)
+    add_config_flags(p, ["wallet", "chain"])
+    p.add_argument("--amount", required=True, metavar="TAO", help="TAO to receive, e.g. 100")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,11 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if args.wallet_action == "list":
         return _list(Path(cfg.wallet.path))
     wallet = wallet_from_config(cfg.wallet)
+    if args.wallet_action == "fund":
+        return _fund(wallet, cfg, args)
     if not isinstance(wallet, Wallet) and args.wallet_action != "show":
         from neurons.cli.errors import CLIError
         raise CLIError(f"{cfg.wallet.name} is a dev-only wallet (derived from a public uri); it has no files to change",
                        hint="use a wallet name such as `--wallet mywallet`")
-    return {"create": _create, "new-hotkey": _new_hotkey, "show": _show, "regen": _regen}[args.wallet_action](wallet, cfg, args)
+    return {"create": _create, "new-hotkey": _new_hotkey, "show": _show, "regen": _regen,
+            "import": _import}[args.wallet_action](wallet, cfg, args)
 
 
 def _password(cfg, what: str, confirm: bool = False) -> str:
@@ -144,6 +161,40 @@ def _describe(wallet) -> None:
     row("coldkey", lambda: wallet.coldkeypub)
     for name in wallet.hotkeys():
         row(f"hotkey {name}", lambda n=name: wallet.hotkey_ss58(n) + ("  (encrypted)" if wallet.hotkey_encrypted(n) else ""))
+
+
+def _fund(wallet, cfg, args) -> int:
+    import chain as chain_mod
+    from neurons.cli.keys import tao, tao_to_rao
+    amount, dest = tao_to_rao(args.amount), wallet.coldkeypub
+    with chain_mod.connect(cfg.chain.url) as chain:
+        chain.transfer(chain.faucet(), dest, amount)
+        balance = chain.balance(dest)
+    print(f"funded wallet {wallet.name!r} coldkey {dest} with {tao(amount)} from the dev account; balance {tao(balance)}")
+    return 0
+
+
+def _import(wallet, cfg, args) -> int:
+    from neurons.wallet import WalletLockedError, password_or_prompt
+    from neurons.wallet.bittensor import PASSWORD_ENV, read_sdk_wallet, store
+    src = Path(args.bittensor_path).expanduser()
+
+    def source_password() -> str:
+        try:
+            return password_or_prompt(password_file=args.bittensor_password_file, password_env=PASSWORD_ENV,
+                                      what=f"the Bittensor wallet {src}")
+        except WalletLockedError as e:
+            raise WalletLockedError(str(e), hint=f"set {PASSWORD_ENV}, pass --bittensor-password-file FILE, "
+                                                 "or run in a terminal to be prompted") from None
+
+    sdk = read_sdk_wallet(src, source_password)
+    password = _password(cfg, f"the imported wallet {wallet.name!r}", confirm=True) if sdk.needs_password else None
+    done = store(sdk, wallet, password, overwrite=args.overwrite)
+    print(f"imported Bittensor wallet {src} as wallet {wallet.name!r} in {wallet.dir}")
+    width = max(len(label) for label, _, _ in done)
+    for label, ss58, encrypted in done:
+        print(f"  {label:<{width}}  {ss58}  ({'encrypted' if encrypted else 'not encrypted'})")
+    return 0
 
 
 def _regen(wallet, cfg, args) -> int:

@@ -8,10 +8,11 @@ line naming the key and the source it came from.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic_settings import EnvSettingsSource, SettingsError
@@ -21,6 +22,7 @@ from neurons.config.schema import ENV_PREFIX, NeuronConfig, is_secret
 CONFIG_ENV = "OPENSUBNET_CONFIG"
 MAX_CONFIG_BYTES = 1 << 20
 FLAG_DEST = "config:"  # argparse dest prefix of config flags: "config:axon.port"
+log = logging.getLogger("opensubnet.config")
 
 
 class ConfigError(Exception):
@@ -91,13 +93,23 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: Iterable[str] | 
             key = f"{sec}.{name}"
             flags = [f"--{key}"] if _flag_name(sec, name) == f"--{key}" else [_flag_name(sec, name), f"--{key}"]
             kwargs = dict(dest=FLAG_DEST + key, default=argparse.SUPPRESS,
-                          help=f"{f.description or ''} (default: {'***' if is_secret(sec, name) else f.default})")
+                          help=f"{f.description or ''} (default: {_default_text(sec, name, f)})")
             if f.annotation is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
+            elif get_origin(f.annotation) is Literal:
+                kwargs["choices"] = get_args(f.annotation)
             else:
                 kwargs["metavar"] = name.upper()
             group.add_argument(*flags, **kwargs)
     return parser
+
+
+def _default_text(sec: str, name: str, f) -> str:
+    """A field's default as --help shows it: the value a default_factory makes (never "PydanticUndefined")."""
+    if is_secret(sec, name):
+        return "***"
+    value = f.get_default(call_default_factory=True)
+    return "not set" if value is None else str(value)
 
 
 def _env_layer() -> dict:
@@ -168,6 +180,18 @@ def build_config(layers: list[tuple[dict, Callable[[str, str | None], str]]]) ->
     except SettingsError as e:
         raise ConfigError(f"invalid config in env vars {ENV_PREFIX}*: {e}") from None
     cfg._origins = origins
+    return cfg
+
+
+def fill_from_subnet(cfg: NeuronConfig, spec) -> NeuronConfig:
+    """Settings left unset that the subnet spec gives a default for: the dendrite's timeout (spec.timeout)
+    and the validator's challenge batch (spec.default_batch_size). Their origin reads "subnet NAME"."""
+    for sec, key, value in (("dendrite", "timeout_s", spec.timeout), ("validator", "batch_size", spec.default_batch_size)):
+        section = getattr(cfg, sec)
+        if getattr(section, key) is None:
+            setattr(section, key, value)
+            cfg._origins[f"{sec}.{key}"] = f"subnet {spec.name}"
+            log.debug("%s.%s = %s (from subnet %s)", sec, key, value, spec.name)
     return cfg
 
 

@@ -9,13 +9,15 @@ are masked wherever the config is printed.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "OPENSUBNET_"
 Path_ = Annotated[str, AfterValidator(os.path.expanduser)]
+FilePath_ = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 def short_flag(flag: str) -> dict:
@@ -41,6 +43,8 @@ class ChainSection(Section):
                      description="ws://HOST:PORT, wss://…, `local` (local runtime) or dev:PATH (dev ledger)",
                      json_schema_extra=short_flag("--chain"))
     netuid: int | None = Field(None, ge=0, le=65535, description="subnet id", json_schema_extra=short_flag("--netuid"))
+    call_timeout_s: float = Field(60.0, gt=0, description="longest a neuron waits for one chain call (they run on "
+                                  "one worker thread, off the serving loop; neurons/chainio.py)")
 
     @field_validator("url")
     @classmethod
@@ -49,37 +53,80 @@ class ChainSection(Section):
 
 
 class AxonSection(Section):
+    """The miner's gRPC server; `neurons.axon.Axon` takes this section as is."""
     host: str = Field("0.0.0.0", description="address the miner's gRPC server binds")
     port: int = Field(8091, ge=1, le=65535, description="port the miner's gRPC server binds")
-    external_ip: str | None = Field(None, description="IP announced on chain (default: detected)")
-    max_request_bytes: int = Field(64 * 2**20, ge=1024, le=2**31 - 1, description="largest request accepted, in bytes")
-    max_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
-                                 description="requests handled at once (default: the CPU count; the model runs "
-                                 "one torch thread per request, so more only adds latency); the rest wait in the "
-                                 "stake-ordered queue")
-    rate_limit_per_s: float = Field(50.0, gt=0, description="requests per second allowed per caller hotkey")
-    min_stake: float = Field(0.0, ge=0, description="stake (TAO) a caller needs to be served")
-    refusal_hold_s: float = Field(1.0, ge=0, description="refusals past a source address's small allowance are "
-                                  "held this long (x U(0.5, 1)) before they go out, which slows flooders; 0 = off")
-    tls_cert: Path_ | None = Field(None, description="PEM certificate; TLS is on when cert and key are set")
-    tls_key: Path_ | None = Field(None, description="PEM private key for tls_cert")
+    external_ip: str | None = Field(None, description="IP announced on chain (default: the address this machine "
+                                    "routes to the internet from; on a non-local chain the miner refuses to guess a "
+                                    "private or loopback one)")
+    max_request_bytes: int = Field(64 << 20, ge=1024, le=2**31 - 1, description="largest request accepted "
+                                   "(header + body), in bytes")
+    max_response_bytes: int = Field(64 << 20, ge=1024, le=2**31 - 1, description="largest answer sent, in bytes")
+    min_stake: float = Field(0.0, ge=0, description="stake (TAO) a caller needs to be served (less: BLACKLISTED)")
+    require_validator_permit: bool = Field(True, description="serve only callers holding a validator permit "
+                                           "(so relaying a validator's query to another miner needs a validator's stake)")
+    rate_per_s: float = Field(50.0, gt=0, description="sustained requests per second allowed per caller hotkey")
+    burst: float = Field(100.0, ge=1, description="requests one caller hotkey may send at once")
+    max_inflight_per_caller: int = Field(64, ge=1, description="queued + running requests per caller hotkey")
+    max_inflight_per_stream: int = Field(64, ge=1, description="requests of one gRPC stream served at once; "
+                                         "further ones wait unread (HTTP/2 flow control slows their sender)")
+    max_stream_pending_bytes: int = Field(64 << 20, ge=1024, description="answer bytes of one stream waiting to "
+                                          "be sent; past it the stream is not read (docs/security.md)")
+    stream_send_timeout_s: float = Field(15.0, gt=0, description="a stream whose waiting answers make no progress "
+                                         "this long is ended (a client that never reads)")
+    max_inflated_bytes_per_caller: int = Field(256 << 20, ge=1024, description="bytes the compressed request "
+                                               "bodies of one caller hotkey may inflate to at once")
+    max_inflated_bytes: int = Field(1 << 30, ge=1024, description="bytes all compressed request bodies may "
+                                    "inflate to at once (bodies inflate only in a handler slot)")
+    concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
+                             description="requests handled at once, also the handler thread pool (default: the "
+                             "CPU count; the model runs one torch thread per request, so more only adds latency); "
+                             "the rest wait in the stake-ordered queue")
+    max_queue: int = Field(256, ge=0, description="requests waiting for a handler; beyond, the lowest stake is shed")
+    timeout_s: float = Field(12.0, gt=0, description="longest a request may take (the caller's deadline may be shorter)")
+    quick_refusals_per_s: float = Field(5.0, gt=0, description="refusals a source address (IPv4, IPv6 /64) gets "
+                                        "answered at once, per second; past this allowance they are held")
+    quick_refusal_burst: float = Field(20.0, ge=1, description="refusals a source address may get at once before holding")
+    refusal_hold_s: float = Field(1.0, ge=0, description="refusals past a source address's allowance are held this "
+                                  "long (x U(0.5, 1), never past the caller's deadline), which slows flooders; 0 = off")
+    max_held_refusals: int = Field(4096, ge=0, description="refusals held at once; beyond, they go out at once")
+    max_held_refusal_bytes: int = Field(256 << 20, ge=0, description="request bytes held with them, at most")
+    replay_window_s: float = Field(120.0, gt=0, description="how long a request nonce is remembered")
+    max_nonces: int = Field(200_000, ge=1, description="bound on remembered nonces")
+    clock_skew_s: float = Field(30.0, ge=0, description="accepted difference between caller and local clocks, seconds")
+    tls_cert_file: FilePath_ | None = Field(None, description="PEM certificate; TLS is on when cert and key are set")
+    tls_key_file: FilePath_ | None = Field(None, description="PEM private key for tls_cert_file")
+    shutdown_grace_s: float = Field(5.0, ge=0, description="time in-flight requests get to finish on stop, seconds")
+
+    @model_validator(mode="after")
+    def _tls_pair(self):
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        return self
 
 
 class DendriteSection(Section):
-    timeout_s: float = Field(12.0, gt=0, description="deadline of one request to a miner, seconds")
+    timeout_s: float | None = Field(None, gt=0, description="deadline of one request to a miner, seconds "
+                                    "(default: the subnet's `timeout`)")
     max_concurrency: int = Field(256, ge=1, description="requests in flight at once over all miners")
 
 
 class MinerSection(Section):
     model: str = Field("minilm", description="reference model of the subnet the miner serves (`neuron subnet show NAME`)")
+    device: str = Field("auto", description="where the model runs: auto (cuda when present, else cpu), cpu, cuda, cuda:N")
+    batching: Literal["auto", "on", "off"] = Field("auto", description="merge concurrent requests into one model "
+                                                   "forward: auto = only on cuda (on a CPU merging was measured slower)")
+    batch_max_rows: int = Field(128, ge=1, description="most rows (dim 0 of the request tensors) in one merged forward")
+    batch_max_wait_ms: float = Field(5.0, ge=0, description="longest a request waits for others to merge with")
 
 
 class ValidatorSection(Section):
-    batch_size: int = Field(8, ge=1, description="challenges per step")
-    top_k: int = Field(4, ge=1, description="miners the gate picks per step")
-    exploration: float = Field(0.1, ge=0, le=1, description="share of random miners queried besides the top-k")
-    ema_alpha: float = Field(0.1, gt=0, le=1, description="weight of a new score in the moving average")
+    batch_size: int | None = Field(None, ge=1, description="challenges per step (default: the subnet's "
+                                   "`default_batch_size`)")
     weights_interval_blocks: int = Field(100, ge=1, description="blocks between weight submissions")
+    commit_reveal: Literal["auto", "hash", "timelock"] = Field(
+        "auto", description="on commit-reveal subnets: drand-timelocked commits where the runtime has "
+                            "commit_timelocked_weights (auto), always hash commit then reveal (hash), or timelocked")
     state_dir: Path_ = Field("~/.opensubnet/validator", description="where scores and gate state are saved")
     api_port: int | None = Field(None, ge=0, le=65535,
                                  description="serve the mixture to applications on this port (0 = any free port; unset = off)")
@@ -92,8 +139,37 @@ class ValidatorSection(Section):
     api_burst_s: float = Field(2.0, gt=0, description="a caller may send this many seconds of its rate at once")
 
 
+class GateSection(Section):
+    """The validator's router (neurons/validator/training.py reads this section as is)."""
+    hidden: int = Field(64, ge=1, description="width of the gate's hidden layer")
+    lr: float = Field(1e-2, gt=0, description="Adam learning rate of the online gate")
+    top_k: int = Field(4, ge=1, description="miners the gate picks for each input")
+    explore: int = Field(1, ge=0, description="extra serving miners, picked at random per step, sent every input")
+    noise_std: float = Field(0.1, ge=0, description="std of the noise added to the gate's logits before top-k")
+    balance_weight: float = Field(0.01, ge=0, description="weight of the load-balancing term (spreads inputs over equal miners)")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient-norm clip of one gate update")
+
+
+class ScoringSection(Section):
+    """How the validator credits miners (neurons/validator/scoring.py reads this section as is)."""
+    method: Literal["loo", "shapley"] = Field("shapley", description="sampled Shapley (shapley: miners answering "
+                                              "alike split the credit) or leave-one-out (loo: they both get 0)")
+    permutations: int = Field(8, ge=1, description="sampled permutations per step, half of them reversed (shapley only)")
+    confidence_z: float = Field(2.0, ge=0, description="weights use the moving average minus this many standard "
+                                "errors, so miners whose answers carry no information earn 0")
+    ema_alpha: float = Field(0.1, gt=0, le=1, description="weight of a new step's score in the per-uid moving average")
+
+
 class SubnetSection(Section):
-    name: str = Field("text-embedding", description="incentive spec: a registered subnet name (`neuron subnet list`) or module:Class")
+    name: str = Field("text-embedding", description="incentive spec: a registered subnet name (`neuron subnet list`), "
+                      "module:Class, or a .py file", json_schema_extra=short_flag("--subnet"))
+
+
+class MetricsSection(Section):
+    """Prometheus /metrics of a miner or validator (neurons/axon/metrics.py, neurons/validator/metrics.py)."""
+    port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus metrics on this port "
+                             "(0 = any free port, logged; unset = off)")
+    host: str = Field("127.0.0.1", description="address the metrics server binds (0.0.0.0: every interface)")
 
 
 class LoggingSection(Section):
@@ -107,7 +183,7 @@ class LoggingSection(Section):
 
 class NeuronConfig(BaseSettings):
     """Effective configuration. Build it with `neurons.config.load_config` (flags > env > file > defaults);
-    `NeuronConfig()` alone reads defaults and env vars."""
+    `NeuronConfig(section={...})` alone is the defaults plus what it is given (no env, no file)."""
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid",
                                       case_sensitive=False)
 
@@ -117,7 +193,10 @@ class NeuronConfig(BaseSettings):
     dendrite: DendriteSection = Field(default_factory=DendriteSection)
     miner: MinerSection = Field(default_factory=MinerSection)
     validator: ValidatorSection = Field(default_factory=ValidatorSection)
+    gate: GateSection = Field(default_factory=GateSection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
     subnet: SubnetSection = Field(default_factory=SubnetSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -134,7 +213,7 @@ class NeuronConfig(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
-        return (init_settings, env_settings)
+        return (init_settings,)  # env vars are read by load_config, which knows each value's source
 
     @classmethod
     def sections(cls) -> dict[str, type[Section]]:

@@ -68,8 +68,8 @@ class Dendrite:
                 raise ValueError("pass fields together with tensors, not with an encoded body")
             data = bytes(body)
         else:
-            data = envelope.encode_body(body, fields, compression=self.compression)
-        digest = envelope.body_sha256(data)
+            data = envelope.body_parts(body, fields, compression=self.compression)  # views: copied once per miner, into its frame
+        digest = envelope.body_hash(data)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         tasks = [loop.create_task(self._call(ep, synapse, data, digest, deadline)) for ep in endpoints]
@@ -101,7 +101,7 @@ class Dendrite:
         return [t.result() if not t.cancelled() else Result(ep, ReturnCode.TIMEOUT, late, why)
                 for ep, t in zip(endpoints, tasks)]
 
-    async def _call(self, ep: Endpoint, synapse: str, body: bytes, digest: bytes, deadline: float) -> Result:
+    async def _call(self, ep: Endpoint, synapse: str, body: bytes | list, digest: bytes, deadline: float) -> Result:
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
 
@@ -114,7 +114,7 @@ class Dendrite:
                 return result(ReturnCode.TIMEOUT, "deadline passed before the request was sent")
             request_uuid = secrets.token_hex(16)
             parts, n = envelope.request_parts(self.keypair, synapse=synapse, receiver=ep.hotkey, body=body,
-                                              uuid=request_uuid, body_sha256=digest)
+                                              uuid=request_uuid, body_hash=digest)
             try:  # the query's one timer cancels this call at the deadline (_collect)
                 raw = await self.channels.send(ep.address, parts, n, remaining)
             except LinkError as e:
@@ -125,8 +125,9 @@ class Dendrite:
                 return result(ReturnCode.UNAVAILABLE, f"{type(e).__name__}: {e}")
         try:
             resp = envelope.parse_response(raw, max_bytes=self.max_response_bytes)
-        except EnvelopeError as e:
-            return result(ReturnCode.INVALID_RESPONSE, f"unparseable response: {e}")
+        except EnvelopeError as e:  # a miner on another protocol version says so (typed), else it is invalid
+            code = e.code if e.code == ReturnCode.VERSION_MISMATCH else ReturnCode.INVALID_RESPONSE
+            return result(code, f"unparseable response: {e}")
         if envelope.verify_response(resp, request_uuid=request_uuid, expected_signer=ep.hotkey) != ReturnCode.SUCCESS:
             if resp.header is None and resp.code in _UNSIGNED_OK:
                 return result(resp.code, f"(unsigned) {resp.message}")

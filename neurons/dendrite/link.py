@@ -2,7 +2,9 @@
 
 Each request goes out as a frame with a fresh id; a reader task hands every answer frame to the
 request waiting for that id. When the stream ends or breaks, every request still waiting fails
-with `LinkError` and the link is closed; the pool opens a new one for the next request.
+with `LinkError` and the link is closed; the pool opens a new one for the next request. A frame
+for an id never sent, or more unmatched frames than requests that gave up (late answers), is a
+hostile miner (an endless stream): the link is closed with INVALID_RESPONSE, which stops the flood.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class Link:
         self._waiting: dict[int, asyncio.Future] = {}
         self._outbox: asyncio.Queue = asyncio.Queue()
         self._ids = itertools.count(1)
+        self._last = 0    # the highest frame id sent
+        self._late = 0    # requests that gave up before their answer came: late answers still allowed
         self._failure: LinkError | None = None
         self.closed = False
         loop = asyncio.get_running_loop()
@@ -44,7 +48,7 @@ class Link:
         Raises LinkError when the stream fails."""
         if self.closed:
             raise LinkError(ReturnCode.UNAVAILABLE, "stream closed")
-        fid = next(self._ids)
+        fid = self._last = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._waiting[fid] = answer
         timeout_ms = min(stream.MAX_TIMEOUT_MS, max(1, int(timeout * 1000)))
@@ -52,7 +56,8 @@ class Link:
         try:
             return await answer
         finally:
-            self._waiting.pop(fid, None)
+            if self._waiting.pop(fid, None) is not None:
+                self._late += 1
 
     async def _write(self) -> None:
         """Send queued frames one at a time (gRPC takes one message at a time per call)."""
@@ -75,7 +80,13 @@ class Link:
                     failure = LinkError(ReturnCode.INVALID_RESPONSE, f"unparseable answer frame: {e}")
                     break
                 answer = self._waiting.pop(fid, None)
-                if answer is not None and not answer.done():
+                if answer is None:  # a late answer is allowed once per request that gave up; nothing else
+                    if fid > self._last or self._late <= 0:
+                        failure = LinkError(ReturnCode.INVALID_RESPONSE, f"answer frame for id {fid}, which was "
+                                            "never asked or already answered")
+                        break
+                    self._late -= 1
+                elif not answer.done():
                     answer.set_result(payload)
         except (grpc.aio.AioRpcError, asyncio.CancelledError) as e:
             failure = self._failure_of(e)

@@ -40,7 +40,8 @@ def choose_chain(kind: str, chain_spec: str | None, out: Path):
         path = out / "devchain.sqlite"
         path.unlink(missing_ok=True)
         url = f"dev:{path}"
-        return chain_mod.connect(url), url, None, f"dev ledger (SQLite, {path})"
+        # block_time=0: the runner is the block producer (children opening the url inherit it)
+        return chain_mod.connect(url, block_time=0), url, None, f"dev ledger (SQLite, {path})"
     if kind == "local":
         from chain import localnet
         was_running = localnet.status().running
@@ -68,7 +69,7 @@ def run_demo(args) -> int:
         shutil.rmtree(out / old, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     spec = load_subnet(args.subnet)
-    models = args.models.split(",") if args.models else DEFAULT_MODELS.get(args.subnet, list(spec.miners()))
+    models = args.models.split(",") if args.models else DEFAULT_MODELS.get(spec.name, list(spec.miners()))
     plan = default_plan(models, args.validators)
     chain, url, stop_chain, which = choose_chain(args.chain, args.chain_spec, out)
     log.info("chain: %s", which)
@@ -78,9 +79,9 @@ def run_demo(args) -> int:
         hp.pop("weights_rate_limit", None)
         sub = LocalSubnet(chain, url, args.subnet, plan, out, epochs=args.epochs, tempo=args.tempo,
                           block_time=args.block_time, timeout_s=args.timeout, api=True,
-                          validator_args=["--validator.batch_size", str(args.batch_size),
-                                          "--validator.ema_alpha", str(args.ema_alpha),
-                                      "--validator.weights_interval_blocks", str(max(1, args.tempo // 2))])
+                          validator_args=[*(["--validator.batch_size", str(args.batch_size)] if args.batch_size else []),
+                                          "--scoring.ema_alpha", str(args.ema_alpha),
+                                          "--validator.weights_interval_blocks", str(max(1, args.tempo // 2))])
         sub.launch(children, hp)
         sub.run_epochs(children, progress_line)
         final = sub.records[-1].metagraph
@@ -88,9 +89,9 @@ def run_demo(args) -> int:
         print(f"\nsubnet {sub.netuid} ({args.subnet}) on the {which}, after {len(sub.records)} epochs "
               f"({time.monotonic() - t0:.0f} s):\n")
         print(format_table(rows))
-        if args.subnet in SAMPLE_TEXTS:
+        if spec.name in SAMPLE_TEXTS:
             print("\nan application's query through the validators' API (`neuron query`):")
-            print("\n".join(application_query(spec, chain, sub.netuid, plan, SAMPLE_TEXTS[args.subnet])))
+            print("\n".join(application_query(spec, chain, sub.netuid, plan, SAMPLE_TEXTS[spec.name])))
         png = plot_incentive(plan, sub.uids, sub.records, out / "incentive.png",
                              f"{args.subnet}: incentive per miner over epochs")
         (out / "results.json").write_text(json.dumps({"rows": rows, "chain": which, "netuid": sub.netuid}, indent=1))

@@ -8,8 +8,8 @@ Wire contract (the same signed gRPC protocol miners speak):
   - answer: ``spec.answer(mixture)`` tensors, plus ``uids`` int64 [m] (the miners that contributed)
     and ``weights`` float32 [batch, m] (their gate weights); fields ``subnet``, ``netuid``, ``block``.
 
-Serving one request: validate → features → the gate's plain top-k (no exploration) → query those
-miners under the caller's deadline → mix the valid answers → answer. All of it runs on the
+Serving one request: validate → features → each row's plain top-k (no exploration) → query each of
+those miners with its own rows under the caller's deadline → mix the valid answers → answer. All of it runs on the
 validator's event loop between the scoring loop's awaits; the gate is shared but only read here
 (the scoring loop alone trains it). Who may call, and how often, is `api_auth.ApiAuth`; the
 application's side (find, ask, check, print) is `api_client`.
@@ -24,10 +24,12 @@ from typing import Callable
 import torch
 
 from chain.errors import ChainError
-from neurons.axon import Axon, AxonConfig
+from neurons.axon import Axon
 from neurons.axon.routes import Call, Reject, Reply
+from neurons.config.schema import AxonSection
 from neurons.dendrite import Dendrite, Endpoint, Result
 from neurons.validator.api_auth import OFF_SUBNET, ApiAuth, StakeBook, StakeRateLimiter
+from neurons.validator.fanout import ask
 from neurons.validator.moe import MoE, NoAnswersError
 from neurons.validator.routing import Route
 from protocol.codes import ReturnCode
@@ -99,9 +101,9 @@ class MixtureAPI:
         timeout = min(self.timeout_s, MIX_SHARE * (call.deadline - asyncio.get_running_loop().time()))
         if timeout <= 0.01:
             raise Reject(ReturnCode.TIMEOUT, "the deadline leaves no time to query miners")
-        results = await self.dendrite.query(endpoints, spec.synapse, request, timeout=timeout)
-        route, results = self._still_current(route, endpoints, results)
-        outputs = [checked_output(spec, r, request) for r in results]
+        results, outputs = await ask(self.dendrite, spec, endpoints, request, route,  # each miner: its own rows
+                                     lambda r, q: checked_output(spec, r, q), timeout=timeout)
+        route, results, outputs = self._still_current(route, endpoints, results, outputs)
         try:
             mixture, weights = self.moe.mix(spec, feats, route, outputs)  # weights: [batch, k]
         except NoAnswersError as e:
@@ -116,13 +118,13 @@ class MixtureAPI:
         log.debug("API %s: %d rows from uids %s", call.caller.hotkey, feats.shape[0], route.uids[ok].tolist())
         return Reply(tensors, {"subnet": spec.name, "netuid": str(self.netuid), "block": str(mg.block)})
 
-    def _still_current(self, route: Route, endpoints: list[Endpoint], results: list[Result]):
+    def _still_current(self, route: Route, endpoints: list[Endpoint], results: list[Result], outputs: list):
         """Drop answers whose uid changed hands (or vanished) while the miners were queried."""
         keep = [i for i, (u, ep) in enumerate(zip(route.uids.tolist(), endpoints))
                 if u < self.moe.n_uids and self.moe.hotkeys[u] == ep.hotkey]
         if len(keep) == len(endpoints):
-            return route, results
-        return Route(route.uids[keep], route.explored[keep], route.serving), [results[i] for i in keep]
+            return route, results, outputs
+        return route.subset(keep), [results[i] for i in keep], [outputs[i] for i in keep]
 
 
 def api_auth(v, chain) -> ApiAuth:
@@ -139,14 +141,19 @@ async def serve_api(validator, dendrite: Dendrite) -> tuple[Axon, MixtureAPI]:
     auth = api_auth(v, validator.chain)
     axon = Axon(validator.hotkey, caller_info=lambda hk: validator.sync.caller_info(hk) or OFF_SUBNET,
                 host=v.api_host, port=v.api_port,
-                config=AxonConfig(rate_per_s=v.api_rate_max, burst=max(1.0, v.api_rate_max * v.api_burst_s),
-                                  timeout_s=cfg.dendrite.timeout_s / MIX_SHARE + 1.0))
+                config=AxonSection(rate_per_s=v.api_rate_max, burst=max(1.0, v.api_rate_max * v.api_burst_s),
+                                   timeout_s=cfg.dendrite.timeout_s / MIX_SHARE + 1.0,
+                                   require_validator_permit=False))  # applications hold stake, not permits
     axon.attach(mixture_synapse(spec), api.forward, blacklist=auth.blacklist, priority=auth.priority,
                 verify=auth.verify)
     port = await axon.start()
     ip = v.api_external_ip or "127.0.0.2"
-    announced = announce(validator.chain, validator.sync.metagraph, validator.netuid, validator.uid,
-                         validator.hotkey, ip, port)
+    try:  # off the API's loop: it is serving already
+        announced = await validator.chainio.run(announce, validator.chain, validator.sync.metagraph, validator.netuid,
+                                                validator.uid, validator.hotkey, ip, port)
+    except ChainError as e:  # e.g. ChainTimeout
+        log.warning("API not announced on chain (%s); it serves anyway", e)
+        announced = False
     log.info("API: %s on %s:%d (%s), min stake %g TAO, %g req/s + %g per TAO (max %g)",
              mixture_synapse(spec), v.api_host, port, f"announced on chain as {ip}:{port}" if announced
              else "not announced", v.api_min_stake, v.api_rate_per_s, v.api_rate_per_tao, v.api_rate_max)
@@ -162,6 +169,6 @@ def announce(chain, mg, netuid: int, uid: int, hotkey, ip: str, port: int) -> bo
         chain.serve_axon(netuid, hotkey, ip, port, protocol=API_PROTOCOL)
     except ChainError as e:
         log.warning("API not announced on chain (%s); applications can still reach it with "
-                    "`neuron query --validator %s:%d --validator-hotkey %s`", e, ip, port, hotkey.ss58_address)
+                    "`neuron query --validator %s:%d --validator-hotkey %s TEXT`", e, ip, port, hotkey.ss58_address)
         return False
     return True

@@ -3,7 +3,8 @@
 A caller's stake comes from the subnet's metagraph, or (for hotkeys not on this subnet) from the
 chain's stake of that hotkey, cached for `ttl_s`. Its rate grows with stake:
 ``rate = min(rate_max, rate_per_s + rate_per_tao * stake)`` requests/s, with a burst of
-`burst_s` seconds of that rate, in a per-hotkey token bucket. Hooks for `Axon.attach`:
+`burst_s` seconds of that rate, in a token bucket per caller public key (`Caller.key`: the axon
+refuses addresses in another network's ss58 format, so one key has one allowance). Hooks for `Axon.attach`:
 
 - ``blacklist(caller)``: stake below `min_stake` → BLACKLISTED; drained bucket → RATE_LIMITED
   (only peeks: nothing is spent before the signature is checked, so forgers drain nobody);
@@ -97,14 +98,14 @@ class StakeBook:
     def __init__(self, chain_stake: Callable[[str], int] | None, *, ttl_s: float = 60.0,
                  lookups_per_s: float = 20.0, max_keys: int = 65_536, clock: Callable[[], float] = time.monotonic):
         self.chain_stake, self.ttl_s, self._clock = chain_stake, ttl_s, clock
-        self._cache: _Lru = _Lru(max_keys)  # hotkey -> (stake TAO, looked up at)
+        self._cache: _Lru = _Lru(max_keys)  # public key -> (stake TAO, looked up at)
         self._budget = StakeRateLimiter(lookups_per_s, 0.0, lookups_per_s, 1.0, max_keys=1, clock=clock)
 
     def stake(self, caller: Caller) -> float | None:
         """The caller's stake, or None when the chain look-up budget is spent for now."""
         if caller.info.uid >= 0:
             return caller.info.stake
-        hit = self._cache.get(caller.hotkey)
+        hit = self._cache.get(caller.key)
         if hit is not None and self._clock() - hit[1] < self.ttl_s:
             return hit[0]
         if self.chain_stake is None:
@@ -112,14 +113,14 @@ class StakeBook:
         if not self._budget.spend("lookups", 0.0):
             return None
         stake = self.chain_stake(caller.hotkey) / RAO_PER_TAO
-        self._cache.touch(caller.hotkey, (stake, self._clock()))
+        self._cache.touch(caller.key, (stake, self._clock()))
         return stake
 
     def cached(self, caller: Caller) -> float:
         """The stake last seen (0 if never looked up): cheap, for the priority hook."""
         if caller.info.uid >= 0:
             return caller.info.stake
-        hit = self._cache.get(caller.hotkey)
+        hit = self._cache.get(caller.key)
         return hit[0] if hit else 0.0
 
 
@@ -139,14 +140,14 @@ class ApiAuth:
             stake = 0.0
         if stake < self.min_stake:
             return True, f"caller stake {stake:g} TAO is below the API minimum of {self.min_stake:g} TAO"
-        if not self.limiter.peek(caller.hotkey, stake):
+        if not self.limiter.peek(caller.key, stake):
             raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s "
                                                   f"(the rate of {stake:g} TAO of stake)")
         return False, ""
 
     def verify(self, call: Call) -> bool:
         stake = self.book.cached(call.caller)
-        if not self.limiter.spend(call.caller.hotkey, stake):
+        if not self.limiter.spend(call.caller.key, stake):
             raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s")
         return True
 

@@ -7,9 +7,9 @@ from typing import Any, Sequence
 
 import torch
 
-from neurons.validator.config import MoEConfig
+from neurons.config.schema import NeuronConfig
 from neurons.validator.contract import MixtureSpec, Output, valid_output
-from neurons.validator.ema import ema_update, resize_scores, weights_from_scores
+from neurons.validator.ema import ScoreStats, ema_update, lower_bound, resize_scores, weights_from_scores
 from neurons.validator.routing import Route
 from neurons.validator.scoring import score
 from neurons.validator.training import GateTrainer
@@ -18,9 +18,11 @@ from neurons.validator.training import GateTrainer
 @dataclass
 class StepResult:
     uids: torch.Tensor      # [k] queried uids
+    rows: torch.Tensor      # [batch, k] bool: the rows each was sent
+    explored: torch.Tensor  # [k] bool: picked by exploration (sent every row), not by any row's top-k
     ok: torch.Tensor        # [k] bool: answered with a valid output
-    weights: torch.Tensor   # [batch, k] mixture weights used (0 where not ok)
-    scores: torch.Tensor    # [k] this step's contribution scores (>= 0; 0 for failures)
+    weights: torch.Tensor   # [batch, k] mixture weights used (0 where not ok or not routed)
+    scores: torch.Tensor    # [k] this step's mean contribution (signed; 0 for failures)
     measured: torch.Tensor  # [k] bool: the score entered the EMA
     loss: float             # mean subnet loss of the mixture (nan if nobody answered)
     balance: float          # the gate's load-balancing term (nan if nobody answered)
@@ -34,11 +36,16 @@ class NoAnswersError(RuntimeError):
 class MoE:
     """Gate + optimizer + score EMA over the uid space of one metagraph (index = uid)."""
 
-    def __init__(self, d_feat: int, hotkeys: Sequence[str], config: MoEConfig | None = None, seed: int = 0):
-        self.config = config or MoEConfig()
+    def __init__(self, d_feat: int, hotkeys: Sequence[str], config: NeuronConfig | None = None, seed: int = 0):
+        self.config = config or NeuronConfig()  # reads its [gate] and [scoring] sections
         self.hotkeys = list(hotkeys)
         self.trainer = GateTrainer(d_feat, len(self.hotkeys), self.config.gate, seed)
-        self.scores = torch.zeros(len(self.hotkeys))  # [n_uids] EMA of contribution scores
+        self.stats = ScoreStats.zeros(len(self.hotkeys))  # per-uid EMAs of contribution and its spread
+
+    @property
+    def scores(self) -> torch.Tensor:
+        """[n_uids] EMA of each uid's mean contribution (signed)."""
+        return self.stats.mean
 
     @property
     def n_uids(self) -> int:
@@ -51,24 +58,29 @@ class MoE:
         if len(hotkeys) != self.n_uids:
             self.trainer.resize(len(hotkeys))
         self.trainer.reset_uids(reset)
-        self.scores = resize_scores(self.scores, len(hotkeys), reset)
+        self.stats = resize_scores(self.stats, len(hotkeys), reset)
         self.hotkeys = hotkeys
         return reset
 
     def select(self, features: torch.Tensor, serving: torch.Tensor, explore: bool = True) -> Route:
-        """Which uids to query for this batch (features [batch, d_feat], serving [n_uids] bool).
+        """Which uids answer which rows of this batch (features [batch, d_feat], serving [n_uids] bool).
 
-        explore=False gives the gate's plain top-k, for answering applications."""
+        explore=False gives each row the gate's plain top-k, for answering applications."""
         return self.trainer.route(features, serving, explore)
 
     @torch.no_grad()
     def mix(self, spec: MixtureSpec, features: torch.Tensor, route: Route,
             outputs: Sequence[Output | None]) -> tuple[Any, torch.Tensor]:
-        """Inference only: (mixture of the valid answers, weights [batch, k]); no training, no scores."""
+        """Inference only: (mixture of the valid answers, weights [batch, k]); no training, no scores.
+
+        `outputs` are placed in the full batch; every row needs a valid answer from a miner routed to it."""
         ok = _valid_mask(outputs)
         if not bool(ok.any()):
             raise NoAnswersError(f"none of the {len(outputs)} routed miners answered validly")
-        _, weights = self.trainer.mixture_weights(features, route.uids, ok)
+        mask = route.rows & ok.unsqueeze(0)                                  # [batch, k]
+        if missing := (~mask.any(1)).nonzero().flatten().tolist():
+            raise NoAnswersError(f"rows {missing[:8]} got no valid answer from the miners routed to them")
+        _, weights = self.trainer.mixture_weights(features, route.uids, mask)
         idx = ok.nonzero().flatten().tolist()
         return spec.combine([outputs[i] for i in idx], weights[:, idx]), weights
 
@@ -76,7 +88,8 @@ class MoE:
         self, spec: MixtureSpec, challenge: Any, features: torch.Tensor, route: Route,
         outputs: Sequence[Output | None],
     ) -> StepResult:
-        """Mix the answers of `route.uids` (None = failed), train the gate, score and update the EMA."""
+        """Mix the answers of `route.uids` (None = failed; others placed in the full batch), train the
+        gate, score each miner on its rows and update the EMAs."""
         if len(outputs) != len(route):
             raise ValueError(f"{len(outputs)} outputs for {len(route)} routed uids")
         if route.serving.numel() != self.n_uids:
@@ -85,32 +98,38 @@ class MoE:
         outputs = [o if good else None for o, good in zip(outputs, ok.tolist())]
         if len(route) == 0:
             empty = torch.zeros(0)
-            return StepResult(route.uids, ok, torch.zeros(features.shape[0], 0), empty, ok, math.nan, math.nan, False)
-        step = self.trainer.train_step(spec, challenge, features, route.uids, ok, outputs, route.serving)
-        scores, measured = score(
-            spec, challenge, outputs, ok, step.weights, self.config.scoring, self.trainer.generator
-        )
-        self.scores = ema_update(
-            self.scores, route.uids[measured], scores[measured], self.config.scoring.ema_alpha
-        )
-        return StepResult(route.uids, ok, step.weights, scores, measured, step.loss, step.balance, step.updated)
+            return StepResult(route.uids, route.rows, route.explored, ok, torch.zeros(features.shape[0], 0), empty, ok,
+                              math.nan, math.nan, False)
+        step = self.trainer.train_step(spec, challenge, features, route, ok, outputs)
+        scores, se2, measured = score(spec, challenge, outputs, ok, step.weights, self.config.scoring,
+                                      self.trainer.generator, route.rows)
+        self.stats = ema_update(self.stats, route.uids[measured], scores[measured], se2[measured],
+                                self.config.scoring.ema_alpha)
+        return StepResult(route.uids, route.rows, route.explored, ok, step.weights, scores, measured, step.loss, step.balance, step.updated)
+
+    def bounds(self) -> torch.Tensor:
+        """[n_uids] lower confidence bound of each uid's contribution (what weights are made of)."""
+        s = self.config.scoring
+        return lower_bound(self.stats, s.ema_alpha, s.confidence_z)
 
     def weights(self) -> torch.Tensor:
-        """[n_uids] float64 weights for set_weights (sum 1, or all 0 before anyone scored)."""
-        return weights_from_scores(self.scores)
+        """[n_uids] float64 weights for set_weights (sum 1, or all 0 while no bound is positive)."""
+        return weights_from_scores(self.bounds())
 
     def state_dict(self) -> dict:
-        return {"hotkeys": list(self.hotkeys), "scores": self.scores.clone(), **self.trainer.state_dict()}
+        return {"hotkeys": list(self.hotkeys), **self.stats.tensors(), **self.trainer.state_dict()}
 
     @classmethod
-    def from_state_dict(cls, state: dict, config: MoEConfig | None = None) -> "MoE":
+    def from_state_dict(cls, state: dict, config: NeuronConfig | None = None) -> "MoE":
         check_state_dict(state)
-        config = config or MoEConfig()
+        config = config or NeuronConfig()
         moe = cls.__new__(cls)
         moe.config = config
         moe.hotkeys = list(state["hotkeys"])
         moe.trainer = GateTrainer.from_state_dict(state, config.gate)
-        moe.scores = state["scores"].clone().float()
+        n = len(moe.hotkeys)
+        moe.stats = ScoreStats(*(state.get(k, torch.zeros(n)).clone().float()
+                                 for k in ("scores", "score_sq", "score_within")))
         return moe
 
 
@@ -125,14 +144,16 @@ def check_state_dict(state: object) -> None:
     missing = {"hotkeys", "scores", "gate_config", "gate", "optimizer", "rng"} - state.keys()
     if missing:
         raise ValueError(f"MoE state lacks {sorted(missing)}")
-    hotkeys, scores, cfg, gate = state["hotkeys"], state["scores"], state["gate_config"], state["gate"]
+    hotkeys, cfg, gate = state["hotkeys"], state["gate_config"], state["gate"]
     if not isinstance(hotkeys, list) or not all(isinstance(h, str) for h in hotkeys):
         raise ValueError("hotkeys must be a list of str")
     n = len(hotkeys)
-    if not (torch.is_tensor(scores) and scores.shape == (n,) and scores.is_floating_point()):
-        raise ValueError(f"scores must be a float tensor of shape [{n}]")
-    if not bool(torch.isfinite(scores).all()) or bool((scores < 0).any()):
-        raise ValueError("scores must be finite and non-negative")
+    for key in ("scores", "score_sq", "score_within"):  # the last two are absent in states saved before them
+        t = state.get(key, torch.zeros(n))
+        if not (torch.is_tensor(t) and t.shape == (n,) and t.is_floating_point()):
+            raise ValueError(f"{key} must be a float tensor of shape [{n}]")
+        if not bool(torch.isfinite(t).all()) or (key != "scores" and bool((t < 0).any())):
+            raise ValueError(f"{key} must be finite" + ("" if key == "scores" else " and non-negative"))
     if not isinstance(cfg, dict) or not all(
         isinstance(cfg.get(k), int) and cfg[k] >= 1 for k in ("d_feat", "n_uids", "hidden")
     ):

@@ -7,20 +7,28 @@ from typing import Any, Sequence
 
 import torch
 
-from neurons.validator.config import GateConfig
+from neurons.config.schema import GateSection
 from neurons.validator.contract import MixtureSpec, Output
 from neurons.validator.gate import Gate
 from neurons.validator.routing import Route, masked_softmax, select
 
 
-def balance_loss(logits: torch.Tensor, serving: torch.Tensor) -> torch.Tensor:
-    """KL(batch-mean routing distribution || uniform over serving uids); 0 when perfectly spread.
+def balance_loss(logits: torch.Tensor, serving: torch.Tensor, picked: torch.Tensor | None = None) -> torch.Tensor:
+    """Load-balancing term over the serving uids, 0 when load is spread evenly.
 
+    With `picked` [batch, n_uids] bool (the rows each uid was routed, per-input top-k), the
+    Switch-Transformer term n * sum_i f_i * P_i - 1: f_i the share of routed slots uid i took,
+    P_i its mean gate probability; it lowers the probability of overloaded uids, so equal experts
+    end up sharing the inputs. Without it, KL(batch-mean routing || uniform).
     logits: [batch, n_uids]; serving: [n_uids] bool with at least one True.
     """
     probs = masked_softmax(logits, serving.unsqueeze(0)).mean(0)[serving]  # [n_serving]
     n = probs.numel()
-    return (probs * torch.log(probs.clamp_min(1e-12) * n)).sum()
+    if picked is None or not bool(picked.any()):
+        return (probs * torch.log(probs.clamp_min(1e-12) * n)).sum()
+    load = picked[:, serving].float().sum(0)
+    share = load / load.sum()                                               # [n_serving]
+    return n * (share * probs).sum() - 1.0
 
 
 @dataclass
@@ -34,8 +42,8 @@ class TrainStep:
 class GateTrainer:
     """The gate, its Adam optimizer and its routing noise, kept consistent through resizes."""
 
-    def __init__(self, d_feat: int, n_uids: int, config: GateConfig | None = None, seed: int = 0):
-        self.config = config or GateConfig()
+    def __init__(self, d_feat: int, n_uids: int, config: GateSection | None = None, seed: int = 0):
+        self.config = config or GateSection()
         self.gate = Gate(d_feat, n_uids, self.config.hidden, seed)
         self.optimizer = torch.optim.Adam(self.gate.parameters(), lr=self.config.lr)
         self.generator = torch.Generator().manual_seed(seed)
@@ -47,28 +55,32 @@ class GateTrainer:
         m, noise = (c.explore, c.noise_std) if explore else (0, 0.0)
         return select(self.gate(_as_input(features)), serving, c.top_k, m, noise, self.generator)
 
-    def mixture_weights(self, features: torch.Tensor, uids: torch.Tensor, ok: torch.Tensor):
-        """(logits [batch, n_uids], weights [batch, k]: softmax over the ok routed uids, 0 elsewhere)."""
+    def mixture_weights(self, features: torch.Tensor, uids: torch.Tensor, mask: torch.Tensor):
+        """(logits [batch, n_uids], weights [batch, k]: each row's softmax over its routed, answering
+        uids (mask [batch, k] or [k] bool), 0 elsewhere)."""
         logits = self.gate(_as_input(features))
-        return logits, masked_softmax(logits[:, uids], ok.unsqueeze(0))
+        return logits, masked_softmax(logits[:, uids], mask if mask.dim() == 2 else mask.unsqueeze(0))
 
     def train_step(
         self,
         spec: MixtureSpec,
         challenge: Any,
         features: torch.Tensor,    # [batch, d_feat]
-        uids: torch.Tensor,        # [k] the routed uids
+        route: Route,
         ok: torch.Tensor,          # [k] bool: the miner answered with a valid output
-        outputs: Sequence[Output | None],  # [k], None where not ok
-        serving: torch.Tensor,     # [n_uids] bool
+        outputs: Sequence[Output | None],  # [k], None where not ok; others placed in the full batch
     ) -> TrainStep:
-        logits, weights = self.mixture_weights(features, uids, ok)
-        if not bool(ok.any()):
+        logits, weights = self.mixture_weights(features, route.uids, route.rows & ok.unsqueeze(0))
+        answered = (route.rows & ok.unsqueeze(0)).any(1)                  # [batch] rows with an answer
+        if not bool(answered.any()):
             return TrainStep(weights.detach(), math.nan, math.nan, False)
         idx = ok.nonzero().flatten().tolist()
         mixture = spec.combine([outputs[i] for i in idx], weights[:, idx])
-        task = spec.loss(mixture, challenge).mean()
-        balance = balance_loss(logits, serving)
+        task = spec.loss(mixture, challenge)[answered].mean()
+        picked = torch.zeros_like(logits, dtype=torch.bool)
+        gate_cols = (~route.explored).nonzero().flatten()
+        picked[:, route.uids[gate_cols]] = route.rows[:, gate_cols]
+        balance = balance_loss(logits, route.serving, picked)
         total = task + self.config.balance_weight * balance
         updated = bool(torch.isfinite(total))
         if updated:  # a non-finite loss would poison the gate: skip the update, keep the scores
@@ -111,9 +123,9 @@ class GateTrainer:
         self.generator.set_state(state["rng"])
 
     @classmethod
-    def from_state_dict(cls, state: dict, config: GateConfig | None = None) -> "GateTrainer":
+    def from_state_dict(cls, state: dict, config: GateSection | None = None) -> "GateTrainer":
         cfg = dict(state["gate_config"])
-        config = (config or GateConfig()).model_copy(update={"hidden": cfg["hidden"]})
+        config = (config or GateSection()).model_copy(update={"hidden": cfg["hidden"]})
         trainer = cls(cfg["d_feat"], cfg["n_uids"], config)
         trainer.load_state_dict(state)
         for group in trainer.optimizer.param_groups:  # the configured learning rate wins over the saved one

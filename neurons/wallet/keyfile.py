@@ -138,7 +138,7 @@ def parse(raw: bytes, source: str = "keyfile") -> Keyfile:
     if kf.secret is not None:
         if kf.secret.mnemonic is None:
             raise KeyfileFormatError(f"{source}: plaintext keyfile without its mnemonic: the key cannot be checked",
-                                     hint="restore the key with `neuron wallet regen` from its mnemonic")
+                                     hint="restore the key from its mnemonic with `neuron wallet regen coldkey|hotkey`")
         keypair_from(kf, kf.secret, source)
     return kf
 

@@ -161,7 +161,7 @@ class Wallet:
         kf = self._read(self.coldkey_path, "coldkey")
         if not kf.encrypted:
             raise KeyfileFormatError(f"{self.coldkey_path}: coldkey is stored unencrypted",
-                                     hint="regenerate it with a password: `neuron wallet regen --coldkey`")
+                                     hint="regenerate it with a password: `neuron wallet regen coldkey`")
         return keyfile.unlock(kf, self._password(password, f"coldkey of wallet {self.name!r}"), str(self.coldkey_path))
 
     @property
@@ -212,7 +212,7 @@ class Wallet:
                                           hint=f"create it with `neuron wallet create --wallet {self.name}`") from None
             if what == "coldkey" and self.coldkeypub_path.exists():
                 raise WalletNotFoundError(f"wallet {self.name!r} is watch-only (no coldkey file)",
-                                          hint=f"restore it with `neuron wallet regen --coldkey --wallet {self.name}`") from None
+                                          hint=f"restore it with `neuron wallet regen coldkey --wallet {self.name}`") from None
             raise WalletNotFoundError(f"wallet {self.name!r} has no {what} ({path})",
                                       hint=f"create it with `neuron wallet new-hotkey --wallet {self.name} --hotkey NAME`"
                                       if what.startswith("hotkey") else None) from None

@@ -2,7 +2,8 @@
 
 Files split by a hash of their path into "fit" (20%: what fitted reference miners learn from)
 and "eval" (80%: what validators draw challenges from), so no miner is scored on its own
-training data. Extracted corpora are cached, keyed by a fingerprint of the file list.
+training data. Both splits are public: challenges perturb what they draw (subnets/text/perturb.py),
+so memorising them does not pay. Extracted corpora are cached, keyed by a fingerprint of the file list.
 """
 from __future__ import annotations
 
@@ -57,6 +58,18 @@ def fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
+def files_of(split: str) -> list[str]:
+    """Relative paths of the stdlib files in one split."""
+    assert split in SPLITS, split
+    return [r for r in stdlib_files() if split_of(r) == split]
+
+
+@lru_cache(maxsize=256)
+def source(rel: str) -> str:
+    """The text of one stdlib file ("" when unreadable)."""
+    return _read(rel) or ""
+
+
 def _read(rel: str) -> str | None:
     try:
         return (stdlib_root() / rel).read_text(encoding="utf-8")
@@ -108,15 +121,16 @@ def code_pairs(split: str) -> list[dict]:
 
 @lru_cache(maxsize=2)
 def token_stream(split: str) -> np.ndarray:
-    """All source files of one split as one stream of shared-tokenizer ids: [n_tokens] int32."""
+    """All source files of one split as one stream of SmolLM2 token ids, files separated by
+    <|endoftext|> (what text-next-token miners fit on): [n_tokens] int32."""
     assert split in SPLITS, split
-    from subnets.text.tokenizer import SEP_ID, encode_plain
+    from subnets.text.lm import EOS_ID, encode
 
-    path = cache_dir("corpus") / f"tokens-{split}-{fingerprint()}.npy"
+    path = cache_dir("corpus") / f"smollm2-tokens-{split}-{fingerprint()}.npy"
     if not path.exists():
-        rels = [r for r in stdlib_files() if split_of(r) == split]
+        rels = files_of(split)
         log.info("tokenizing %d stdlib files (%s split, once, cached at %s)", len(rels), split, path)
-        ids = encode_plain([_read(r) or "" for r in rels])
-        stream = np.fromiter((t for doc in ids for t in (*doc, SEP_ID)), dtype=np.int32)
+        ids = encode([_read(r) or "" for r in rels])
+        stream = np.fromiter((t for doc in ids for t in (*doc, EOS_ID)), dtype=np.int32)
         atomic_write(path, lambda tmp: np.save(tmp, stream))
     return np.load(path)

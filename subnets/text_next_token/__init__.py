@@ -1,4 +1,4 @@
-"""text-next-token: predict the next shared-tokenizer token of stdlib source text."""
+"""text-next-token: predict the next SmolLM2 token of stdlib source whose names are renamed per challenge."""
 from subnets.text_next_token.spec import TextNextToken
 
 __all__ = ["TextNextToken"]

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from subnets.text.corpus import token_stream
-from subnets.text.tokenizer import VOCAB_SIZE
+from subnets.text.lm import VOCAB_SIZE
 
 ORDER = 3
 BACKOFF = 0.4  # "stupid backoff": a lower order's score is multiplied by this per level

@@ -1,6 +1,10 @@
 """text-next-token subnet spec.
 
-Request: CTX tokens of stdlib source (shared-tokenizer ids). Response: each miner's top-k token
+Request: CTX tokens of stdlib source as SmolLM2 token ids (byte-level BPE, 49152 ids: case and
+whitespace kept, so a real code LM reads them as they are). Each challenge draws a stretch of an
+eval-split file and renames its identifiers from the (secret) seed (subnets/text/perturb.py):
+the code means the same, but no public text contains it, so a lookup table of the corpus misses
+while a model that copies names from its context does not. Response: each miner's top-k token
 ids (int64) and their logits (float32). A miner's distribution is the softmax of its logits on
 its k ids, with FLOOR of the mass spread over the whole vocabulary so that every token keeps a
 finite cross-entropy; the validator mixes these distributions with the gate weights, kept
@@ -12,17 +16,18 @@ import math
 import random
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from subnets.spec import Challenge, SubnetSpec, TensorSpec
-from subnets.text.corpus import token_stream
+from subnets.text.corpus import files_of, source
 from subnets.text.features import hashed_histogram
-from subnets.text.tokenizer import PAD_ID, VOCAB_SIZE, decode, encode_plain
+from subnets.text.lm import EOS_ID, VOCAB_SIZE, decode, encode
+from subnets.text.perturb import name_spans, rename
 
 CTX = 32
 MAX_K = 64
 FLOOR = 0.01
+CHUNK_CHARS = 1500  # source text renamed and tokenized around each drawn position
 IDS = dict(dtype="int64", low=0, high=VOCAB_SIZE - 1)
 
 
@@ -50,7 +55,7 @@ class TokenMixture:
 class TextNextToken(SubnetSpec):
     name = "text-next-token"
     synapse = "TextNextToken"
-    version = 1
+    version = 2  # 2: SmolLM2 token ids, identifiers renamed per challenge
     description = "Predict the next token of stdlib source; the mixture is scored by cross-entropy."
     request = {"context": TensorSpec(("batch", "ctx"), **IDS)}
     response = {
@@ -67,16 +72,34 @@ class TextNextToken(SubnetSpec):
     feature_dim = 64
     batched_weights = True
     hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "max_weight_limit": 65535,
-                       "commit_reveal": False}
+                       "commit_reveal": True}
 
     def challenge(self, seed: int, batch_size: int) -> Challenge:
         if not 1 <= batch_size <= self.max_dims["batch"]:
             raise ValueError(f"batch_size must be in 1..{self.max_dims['batch']}")
-        stream = token_stream("eval")
-        ends = random.Random(seed).sample(range(CTX, len(stream)), batch_size)
-        idx = np.asarray(ends)[:, None] + np.arange(-CTX, 1)  # [batch, CTX + 1]
-        windows = torch.from_numpy(stream[idx].astype(np.int64))
-        return Challenge(seed, {"context": windows[:, :CTX].contiguous()}, windows[:, CTX].contiguous())
+        rng, files = random.Random(seed), files_of("eval")
+        rows, where = [], []
+        for _ in range(batch_size * 20):
+            if len(rows) == batch_size:
+                break
+            rel = rng.choice(files)
+            text = source(rel)
+            spans = name_spans(text)
+            if len(text) <= CHUNK_CHARS or not spans:
+                continue
+            start = text.rfind("\n", 0, rng.randrange(len(text) - CHUNK_CHARS)) + 1
+            chunk = text[start : start + CHUNK_CHARS]
+            ids = encode([rename(chunk, rng, spans=tuple((a - start, b - start, n) for a, b, n in spans
+                                                          if a >= start and b <= start + CHUNK_CHARS))])[0]
+            if len(ids) >= CTX + 2:
+                pos = rng.randrange(CTX, len(ids) - 1)  # never the last token: it may be cut mid-word
+                rows.append(ids[pos - CTX : pos + 1])
+                where.append(f"{rel}:{text.count(chr(10), 0, start) + 1}")
+        if len(rows) < batch_size:
+            raise RuntimeError("the eval split has too few usable stdlib files; is the Python stdlib installed?")
+        windows = torch.tensor(rows, dtype=torch.int64)  # [batch, CTX + 1]
+        return Challenge(seed, {"context": windows[:, :CTX].contiguous()}, windows[:, CTX].contiguous(),
+                         {"where": where})
 
     def features(self, challenge: Challenge) -> torch.Tensor:
         ctx = challenge.request["context"]  # -> [batch, 64]
@@ -93,6 +116,11 @@ class TextNextToken(SubnetSpec):
     def loss(self, mixture: TokenMixture, challenge: Challenge) -> torch.Tensor:
         return -mixture.prob(challenge.target).clamp_min(1e-12).log()  # [..., batch]
 
+    def oracle(self, challenge: Challenge) -> dict[str, torch.Tensor]:
+        """Knowing the next tokens: each row's true token, alone."""
+        n = challenge.batch_size
+        return {"token_ids": challenge.target.view(n, 1).clone(), "logits": torch.zeros(n, 1)}
+
     def null_loss(self, challenge: Challenge) -> torch.Tensor:
         """No miner answered: the uniform distribution's cross-entropy, log(VOCAB_SIZE)."""
         return torch.full((challenge.batch_size,), math.log(VOCAB_SIZE))
@@ -108,11 +136,11 @@ class TextNextToken(SubnetSpec):
 
     def request_from_text(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Application query: the last CTX tokens of each text, left-padded to the longest."""
-        rows = [ids[-CTX:] for ids in encode_plain(texts)]
+        rows = [ids[-CTX:] for ids in encode(texts)]
         if not all(rows):
             raise ValueError("every text needs at least one token")
         width = max(map(len, rows))
-        return {"context": torch.tensor([[PAD_ID] * (width - len(r)) + r for r in rows], dtype=torch.int64)}
+        return {"context": torch.tensor([[EOS_ID] * (width - len(r)) + r for r in rows], dtype=torch.int64)}
 
     def answer(self, mixture: TokenMixture) -> dict[str, torch.Tensor]:
         return {"ids": mixture.ids, "mass": mixture.mass.detach().float(), "floor": mixture.floor.detach().float()}
@@ -129,4 +157,4 @@ class TextNextToken(SubnetSpec):
     def miners(self):
         from subnets.text_next_token import miners
 
-        return {"ngram": miners.NGram, "transformer": miners.TinyTransformer, "uniform": miners.Uniform}
+        return {"smollm2": miners.SmolLM2, "ngram": miners.NGram, "uniform": miners.Uniform}

@@ -14,7 +14,7 @@ from chain.errors import (BalanceError, ChainError, ExtrinsicError, NotRegistere
                           RateLimitError, UnsupportedError, WeightsError)
 from chain.types import RAO_PER_TAO as TAO
 from chain.types import AxonInfo
-from chain.weights import explain_weights_rejection, scores_to_u16
+from chain.weights import call_from_metagraph, explain_weights_rejection, scores_to_u16, weights_violation
 
 K = Keypair.create_from_uri
 ALICE, BOB, CHARLIE, DAVE, EVE = (K(f"//{n}") for n in ("Alice", "Bob", "Charlie", "Dave", "Eve"))
@@ -31,7 +31,11 @@ def fund(chain, *keys: Keypair) -> None:
 
 
 def new_subnet(chain, owner: Keypair = ALICE, **hparams) -> int:
+    """A new subnet with these hyperparameters; direct weights (commit-reveal off) unless asked,
+    where the runtime has commit-reveal at all."""
     netuid = chain.create_subnet(owner)
+    if chain.hyperparameters(netuid).commit_reveal_enabled:
+        hparams = {"commit_reveal_enabled": False, **hparams}
     for name, value in hparams.items():
         chain.set_hyperparameter(netuid, name, value, ALICE)
     return netuid
@@ -103,7 +107,7 @@ def test_serve_axon(chain_backend):
 
 def test_stake_unstake_and_balances(chain_backend):
     c = chain_backend
-    netuid = new_subnet(c)
+    netuid = new_subnet(c, tempo=1000)                      # no epoch (no emission into the stake) in this test
     register(c, netuid, "Bob")
     bob_hot = hot("Bob").ss58_address
     before = c.balance(BOB.ss58_address)
@@ -253,3 +257,61 @@ def test_errors_are_chain_errors_with_hints(chain_backend):
     with pytest.raises(ChainError) as err:
         c.set_weights(netuid, hot("Eve"), [0], [65535])
     assert err.value.name and err.value.hint
+
+
+def test_precheck_why_not_is_the_chains_refusal(chain_backend):
+    """chain.weights.RULES (the validator's pre-check) names the same error the chain raises, for
+    set_weights and for commits, on every backend."""
+    c = chain_backend
+    netuid = new_subnet(c, tempo=10, weights_rate_limit=4, min_allowed_weights=2, max_weight_limit=50000,
+                        max_allowed_validators=1, weights_version=2)
+    register(c, netuid, "Bob", "Dave", "Eve")
+    stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
+    fund(c, hot("Bob"), hot("Dave"), hot("Eve"), stranger)
+    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO)
+    to_next_epoch(c, netuid)                                # Bob (uid 0) gets the one permit
+    cases = [
+        (hot("Bob"), [1, 2], [65535], 2),                   # lengths differ
+        (hot("Bob"), [0, 1, 2, 1], [1, 1, 1, 1], 2),         # more weights than uids
+        (stranger, [1, 2], [1, 1], 2),                      # not registered
+        (hot("Bob"), [1, 2], [65535, 30000], 1),             # old version key
+        (hot("Dave"), [0, 2], [65535, 65535], 2),            # no permit
+        (hot("Bob"), [1, 1], [1, 1], 2),                     # duplicate uid
+        (hot("Bob"), [1, 7], [1, 1], 2),                     # no such uid
+        (hot("Bob"), [1], [65535], 2),                       # too few
+        (hot("Bob"), [1, 2], [65535, 100], 2),               # over max_weight_limit
+        (hot("Bob"), [1, 2], [65535, 40000], 2),             # accepted
+        (hot("Bob"), [1, 2], [65535, 40000], 2),             # too soon after it
+    ]
+    seen = set()
+    for key, uids, values, version in cases:
+        mg, hp = c.metagraph(netuid), c.hyperparameters(netuid)
+        call = call_from_metagraph(mg, key.ss58_address, "set", uids, values, version, block=c.block() + 1)
+        predicted = weights_violation(call, hp)
+        try:
+            c.set_weights(netuid, key, uids, values, version)
+            refused = None
+        except ExtrinsicError as exc:
+            refused = exc.name
+        assert (predicted and predicted.error) == refused, (uids, values, version, predicted, refused)
+        seen.add(refused)
+    assert len(seen) >= 8                                   # the test covered most rules
+
+    try:
+        c.set_hyperparameter(netuid, "commit_reveal_enabled", True, ALICE)
+    except UnsupportedError:
+        return                                              # spec 148: no commit-reveal
+    for key, uids, values in ((hot("Bob"), [1, 2], [65535, 40000]), (stranger, [1], [1])):
+        mg, hp = c.metagraph(netuid), c.hyperparameters(netuid)
+        predicted = weights_violation(call_from_metagraph(mg, key.ss58_address, "set", uids, values, 2,
+                                                          block=c.block() + 1), hp)
+        with pytest.raises(ExtrinsicError) as err:
+            c.set_weights(netuid, key, uids, values, 2)
+        assert predicted.error == err.value.name == "CommitRevealEnabled"
+        predicted = weights_violation(call_from_metagraph(mg, key.ss58_address, "commit", block=c.block() + 1), hp)
+        try:
+            c.commit_weights(netuid, key, uids, values, salt=[1, 2], version_key=2)
+            refused = None
+        except ExtrinsicError as exc:
+            refused = exc.name
+        assert (predicted and predicted.error) == refused, (key.ss58_address, predicted, refused)

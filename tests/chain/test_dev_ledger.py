@@ -43,8 +43,9 @@ def issuance_matches(path: str) -> bool:
 
 
 def subnet(c: DevChain, **hp) -> int:
+    """A new subnet with these hyperparameters; commit-reveal off unless asked (local subnets start with it on)."""
     netuid = c.create_subnet(ALICE)
-    for name, value in hp.items():
+    for name, value in {"commit_reveal_enabled": False, **hp}.items():
         c.set_hyperparameter(netuid, name, value, ALICE)
     return netuid
 
@@ -61,7 +62,7 @@ def test_next_epoch_block_follows_the_runtime_rule(after, netuid, tempo):
 
 def test_runtime_error_names(dev_chain):
     c = dev_chain
-    netuid = subnet(c, tempo=1000)
+    netuid = subnet(c, tempo=1000, weights_rate_limit=100)
     c.register(netuid, hot(0).ss58_address, BOB)
     cases = [
         (lambda: c.set_weights(netuid, hot(0), [0, 1], [1]), "WeightVecNotEqualSize"),
@@ -180,7 +181,11 @@ def test_full_subnet_prunes_lowest_emission_outside_immunity(dev_chain):
 
 
 def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
-    from consensus import EpochInput, YumaParams, run_epoch, to_u16
+    """The stored epoch is consensus.run_epoch in the runtime's fixed point, on the storage of block B-1,
+    draining the pending emission B's own included; the audit reads the same back and agrees."""
+    from chain.audit import audit_epoch
+    from chain.dev.blocks import owner_cut
+    from consensus import EpochInput, YumaParams, emission_amounts, run_epoch, stored_u16
 
     c = dev_chain
     netuid = subnet(c, tempo=10, weights_rate_limit=0, max_allowed_validators=2)
@@ -192,24 +197,89 @@ def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
     c.advance_blocks(epoch - c.block())
     c.set_weights(netuid, hot(0), [2, 3], [50000, 20000])
     c.set_weights(netuid, hot(1), [2, 3], [10000, 60000])
-    epoch = next_epoch_block(c.block(), netuid, 10)
+    previous, epoch = epoch, next_epoch_block(c.block(), netuid, 10)
     c.advance_blocks(epoch - 1 - c.block())
     before = c.metagraph(netuid)                       # the state the epoch reads (block B-1)
     c.advance_blocks(1)
     after = c.metagraph(netuid)
     hp = c.hyperparameters(netuid)
-    res = run_epoch(EpochInput(stake=before.stake * TAO, weights=before.weights, bonds=before.bonds,
+    res = run_epoch(EpochInput(stake=before.extra["stake_rao"], weights=before.weights, bonds=before.bonds,
                                validator_permit=before.validator_permit, last_update=before.last_update,
                                block_at_registration=before.block_at_registration, current_block=epoch,
                                activity_cutoff=hp.activity_cutoff),
-                    YumaParams(variant="spec148", max_allowed_validators=2))
-    for name in ("consensus", "incentive", "dividends", "validator_trust"):
-        assert np.array_equal(np.round(getattr(after, name) * 65535), to_u16(getattr(res, name))), name
-    assert after.validator_permit.tolist() == res.new_validator_permit.tolist()
-    paid = (after.stake - before.stake) * TAO
-    assert np.allclose(paid, after.emission * TAO) and paid.sum() > 0
+                    YumaParams(variant="spec148", fixed_point=True, max_allowed_validators=2))
+    want = stored_u16(res)
+    for name, key in (("consensus", "Consensus"), ("incentive", "Incentive"), ("dividends", "Dividends"),
+                      ("validator_trust", "ValidatorTrust")):
+        assert np.array_equal(np.rint(getattr(after, name) * 65535), want[key]), name
+    assert np.array_equal(np.rint(after.extra["trust"] * 65535), want["Trust"])
+    assert np.array_equal(after.extra["pruning_scores"], want["PruningScores"])
+    assert after.validator_permit.tolist() == want["ValidatorPermit"].tolist()
+    assert after.extra["active"].all()
+    drained = (epoch - previous) * (TAO - owner_cut(TAO))  # every block since the last epoch, B's included
+    assert after.extra["emission_rao"].tolist() == emission_amounts(res.combined_share, drained).tolist()
+    paid = after.extra["stake_rao"] - before.extra["stake_rao"]
+    assert paid.tolist() == after.extra["emission_rao"].tolist() and paid.sum() > 0
     assert after.emission[2] > 0 and after.emission[0] > 0
     assert issuance_matches(c.store.path)
+    report = audit_epoch(c, netuid)
+    assert report.epoch_block == epoch and report.max_diff == 0, report.table()
+    assert {"Emission", "Active", "Trust", "PruningScores", "Bonds"} <= set(report.chain)
+    with pytest.raises(UnsupportedError):              # only the latest epoch is kept
+        audit_epoch(c, netuid, previous)
+
+
+def test_audit_detects_a_changed_stored_value(dev_chain):
+    from chain.audit import audit_epoch
+
+    c = dev_chain
+    netuid = subnet(c, tempo=4)
+    for i in range(3):
+        c.register(netuid, hot(i).ss58_address, BOB)
+    c.add_stake(BOB, hot(0).ss58_address, 50 * TAO)
+    c.advance_blocks(6)
+    c.set_weights(netuid, hot(0), [1, 2], [65535, 20000])
+    c.advance_blocks(6)
+    assert audit_epoch(c, netuid).max_diff == 0
+    with c.store.write() as db:                          # tamper with the stored Emission of uid 1
+        db.execute("UPDATE neurons SET emission = emission + 7 WHERE netuid=? AND uid=1", (netuid,))
+        block, blob = db.execute("SELECT block, record FROM epochs WHERE netuid=?", (netuid,)).fetchone()
+        from chain.dev.blocks import decode_record, encode_record
+        rec = decode_record(blob)
+        rec.stored["Emission"] = rec.stored["Emission"] + np.array([0, 7, 0])
+        db.execute("UPDATE epochs SET record=? WHERE netuid=?", (encode_record(rec), netuid))
+    report = audit_epoch(c, netuid)
+    assert report.diffs["Emission"] == 7 and report.max_diff == 7
+    assert "DIFFERS by up to 7 in Emission" in report.table()
+
+
+def test_new_ledger_from_a_url_follows_the_wall_clock_with_local_subnets(tmp_path):
+    """`dev:PATH` (what every command opens) makes blocks on its own; new subnets are local-friendly."""
+    from chain.dev.ledger import DEFAULT_BLOCK_TIME
+    from chain.local_subnet import LOCAL_SUBNET
+
+    c = chain.connect(f"dev:{tmp_path / 'wall.sqlite'}")
+    try:
+        start = c.block()
+        time.sleep(DEFAULT_BLOCK_TIME * 2.5)
+        assert c.block() >= start + 2
+        netuid = c.create_subnet(ALICE)
+        hp = c.hyperparameters(netuid)
+        assert {k: getattr(hp, k) for k in LOCAL_SUBNET} == LOCAL_SUBNET
+        assert hp.tempo <= 20 and hp.weights_rate_limit < hp.tempo
+        block = c.block()
+        for i in range(3):                               # registrations back to back, in one block
+            c.register(netuid, hot(i).ss58_address, BOB)
+        assert c.metagraph(netuid).n == 3 and c.block() - block <= 2
+    finally:
+        c.close()
+    manual = chain.connect(f"dev:{tmp_path / 'manual.sqlite'}?block_time=0")
+    try:
+        head = manual.block()
+        time.sleep(0.3)
+        assert manual.block() == head                    # manual blocks for unit tests
+    finally:
+        manual.close()
 
 
 def test_metagraph_reads_in_a_few_queries(dev_chain):

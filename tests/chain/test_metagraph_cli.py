@@ -18,7 +18,7 @@ def ledger(tmp_path):
     path = str(tmp_path / "cli.sqlite")
     c = DevChain(path)
     netuid = c.create_subnet(K("//Alice"))
-    for name, value in {"tempo": 5, "weights_rate_limit": 0}.items():
+    for name, value in {"tempo": 5, "weights_rate_limit": 0, "commit_reveal_enabled": False}.items():
         c.set_hyperparameter(netuid, name, value, K("//Alice"))
     for i in range(3):
         c.register(netuid, K(f"//Hot{i}").ss58_address, K("//Bob"))

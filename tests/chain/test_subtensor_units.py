@@ -170,3 +170,59 @@ def test_matrix_ignores_dests_outside_the_uid_space():
     from chain.subtensor.metagraph import _matrix
     rows = [bytes(_RC.create_scale_object("Vec<(u16, u16)>").encode([(1, 7), (5, 9)]).data), None]
     assert _matrix(rows, 2).tolist() == [[0, 7], [0, 0]]
+
+
+# --- call arguments from the metadata's types (NetUid newtype, mechanism id) ----------------
+def _registry_with_newtypes():
+    """A scale-info type registry as a 2026 runtime declares it: NetUid(u16) and MechId(u8) as
+    one-field composites (unnamed), and a named one-field struct."""
+    from scalecodec.base import RuntimeConfigurationObject
+
+    rc = RuntimeConfigurationObject(implements_scale_info=True)
+    rc.update_type_registry(load_type_registry_preset("core"))
+
+    def portable(i, path, definition):
+        obj = rc.create_scale_object("PortableType")
+        obj.encode({"id": i, "type": {"path": path, "params": [], "def": definition, "docs": []}})
+        return obj
+
+    def newtype(inner, name=None):
+        return {"composite": {"fields": [{"name": name, "type": inner, "typeName": None, "docs": []}]}}
+
+    rc.update_from_scale_info_types([
+        portable(0, [], {"primitive": "u16"}), portable(1, ["subtensor_runtime_common", "NetUid"], newtype(0)),
+        portable(2, [], {"primitive": "u8"}), portable(3, ["subtensor_runtime_common", "MechId"], newtype(2)),
+        portable(4, [], {"primitive": "u64"}), portable(5, ["Wrapped"], newtype(0, "netuid"))])
+    return rc
+
+
+def test_call_args_follow_the_metadata_netuid_newtype_and_mechanism_id():
+    from chain.subtensor.runtime import pick_params
+
+    rc = _registry_with_newtypes()
+    fields = ("netuid", "mecid", "commit", "reveal_round", "commit_reveal_version")   # commit_timelocked_mechanism_weights
+    args = pick_params(fields, {"netuid": 7, "commit": "0x01", "reveal_round": 9, "commit_reveal_version": 4}, "t")
+    assert list(args) == list(fields) and args["mecid"] == 0                      # the default mechanism
+    assert pick_params(("netuid", "mechid"), {"netuid": 7, "mechid": 2}, "t") == {"netuid": 7, "mechid": 2}
+    assert pick_params(("mecid",), {"mechid": 3}, "t") == {"mecid": 3}            # either spelling
+    # the bare values encode through the declared newtypes exactly as the runtime decodes them
+    assert rc.create_scale_object("scale_info::1").encode(args["netuid"]).data == bytes([7, 0])
+    assert rc.create_scale_object("scale_info::5").encode(args["netuid"]).data == bytes([7, 0])
+    assert rc.create_scale_object("scale_info::3").encode(args["mecid"]).data == bytes([0])
+    with pytest.raises(UnsupportedError, match="netuid") as err:
+        pick_params(("hotkey", "netuid", "amount_staked"), {"hotkey": "x", "amount_staked": 1}, "add_stake")
+    assert "netuid" in err.value.hint
+
+
+def test_commit_hash_with_and_without_salt():
+    pk = Keypair.create_from_uri("//Alice").public_key
+    salted = commit_hash(pk, 3, [0, 1], [65535, 100], [1, 2], 0)
+    assert salted != commit_hash(pk, 3, [0, 1], [65535, 100], None, 0)           # spec 185: no salt
+    assert salted != commit_hash(pk, 3, [0, 1], [65535, 100], [1, 3], 0)
+    assert len(salted) == 66 and salted.startswith("0x")
+
+
+def test_u64f64_values_from_substrate_interface():
+    from chain.subtensor.backend import u64f64
+
+    assert u64f64({"bits": 3 << 63}) == 1.5 and u64f64(1 << 64) == 1.0 and u64f64(None) == 0.0

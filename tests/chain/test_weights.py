@@ -109,4 +109,5 @@ def test_explain_weights_rejection_reasons():
     assert "max_weight_limit" in explain_weights_rejection(mg, hp2, "hk0", [1, 2], [65535, 100])
     hp3 = Hyperparameters(commit_reveal_enabled=True)
     assert "commit-reveal is on" in explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1])
-    assert explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1], commit=True) is None
+    assert "too soon" in explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1], commit=True)  # commits are rate-limited
+    assert explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1], commit=True, block=200) is None

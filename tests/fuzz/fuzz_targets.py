@@ -188,7 +188,7 @@ def _tensor_seeds() -> list[bytes]:
 
 def _config_seeds() -> list[bytes]:
     return [render_toml(NeuronConfig()).encode(), b"[axon]\nport = 9000\nhost = '127.0.0.2'\n[chain]\nnetuid = 3\n",
-            b'[validator]\ntop_k = 7\nexploration = 0.25\n[logging]\nlevel = "debug"\n', b""]
+            b'[gate]\ntop_k = 7\nexplore = 2\n[logging]\nlevel = "debug"\n', b""]
 
 
 def _keyfile_seeds() -> list[bytes]:

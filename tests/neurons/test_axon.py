@@ -14,7 +14,8 @@ import pytest
 import torch
 from substrateinterface import Keypair
 
-from neurons.axon import Axon, AxonConfig, CallerInfo, Reject
+from neurons.axon import Axon, CallerInfo, Reject
+from neurons.config.schema import AxonSection
 from neurons.dendrite import Dendrite, Endpoint
 from protocol import envelope, service, wire
 from protocol.codes import ReturnCode
@@ -42,9 +43,9 @@ class Counter:
 
 
 @contextlib.asynccontextmanager
-async def serving(handler=None, table=TABLE, **cfg):
+async def serving(handler=None, table=TABLE, metrics_port=None, **cfg):
     cfg.setdefault("min_stake", 1.0)
-    axon = Axon(MINER, caller_info=table.get, config=AxonConfig(**cfg))
+    axon = Axon(MINER, caller_info=table.get, config=AxonSection(**cfg), metrics_port=metrics_port)
     axon.attach("echo", handler or Counter())
     await axon.start()
     try:
@@ -83,14 +84,14 @@ def _other_sig() -> bytes:
 REJECTIONS = {  # case -> (request bytes factory, expected code)
     "unsigned": (lambda: tampered(signature=b""), ReturnCode.UNAUTHENTICATED),
     "bad signature": (lambda: tampered(signature=_other_sig()), ReturnCode.UNAUTHENTICATED),
-    "body swapped after signing": (lambda: tampered(body_sha256=b"\0" * 32), ReturnCode.UNAUTHENTICATED),
+    "body swapped after signing": (lambda: tampered(body_hash=b"\0" * 32), ReturnCode.UNAUTHENTICATED),
     "wrong receiver": (lambda: signed(receiver=STRANGER.ss58_address), ReturnCode.WRONG_RECEIVER),
     "stale timestamp": (lambda: signed(now_ns=time.time_ns() - 3600 * 10**9), ReturnCode.STALE),
     "unregistered caller": (lambda: signed(STRANGER), ReturnCode.BLACKLISTED),
     "below minimum stake": (lambda: signed(POOR), ReturnCode.BLACKLISTED),
     "no validator permit": (lambda: signed(NO_PERMIT), ReturnCode.BLACKLISTED),
     "unknown synapse": (lambda: signed(synapse="nope"), ReturnCode.NOT_FOUND),
-    "version mismatch": (lambda: tampered(version=2), ReturnCode.VERSION_MISMATCH),
+    "version mismatch": (lambda: tampered(version=1), ReturnCode.VERSION_MISMATCH),
     "garbage bytes": (lambda: b"\xff\x01garbage", ReturnCode.INVALID_REQUEST),
     "oversize payload": (lambda: envelope.build_request(
         VALI, synapse="echo", receiver=MINER.ss58_address,
@@ -242,7 +243,7 @@ def test_priority_queue_serves_highest_stake_first_and_sheds_the_lowest(kind):
 
         handler = async_handler if kind == "async" else sync_handler
 
-        axon = Axon(MINER, caller_info=table.get, config=AxonConfig(concurrency=1, max_queue=4))
+        axon = Axon(MINER, caller_info=table.get, config=AxonSection(concurrency=1, max_queue=4))
         axon.attach("echo", handler)
         await axon.start()
         ep = Endpoint(MINER.ss58_address, "127.0.0.1", axon.port)
@@ -279,7 +280,7 @@ def test_handler_past_the_deadline_answers_timeout():
             time.sleep(0.5)
             return {}
 
-        axon = Axon(MINER, caller_info=TABLE.get, config=AxonConfig(timeout_s=0.2))
+        axon = Axon(MINER, caller_info=TABLE.get, config=AxonSection(timeout_s=0.2))
         axon.attach("echo", slow)
         axon.attach("sync", slow_sync)
         await axon.start()
@@ -331,7 +332,7 @@ def test_metrics_count_per_synapse_and_code_and_serve_over_http():
             await d.query([ep], "missing", X, timeout=5)
             assert axon.metrics.count("echo", "SUCCESS") == before + 3
             assert axon.metrics.count("<unknown>", "NOT_FOUND") == 1
-            port = axon.metrics._server.server_port
+            port = axon.metrics.port
             text = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
             assert 'axon_requests_total{code="SUCCESS",synapse="echo"} 3.0' in text
@@ -388,7 +389,7 @@ def test_per_caller_concurrency_cap_refuses_the_extra_request():
             await release.wait()
             return {}
 
-        axon = Axon(MINER, caller_info=TABLE.get, config=AxonConfig(max_inflight_per_caller=2))
+        axon = Axon(MINER, caller_info=TABLE.get, config=AxonSection(max_inflight_per_caller=2))
         axon.attach("echo", held)
         await axon.start()
         ep = Endpoint(MINER.ss58_address, "127.0.0.1", axon.port)

@@ -12,7 +12,8 @@ import pytest
 import torch
 from substrateinterface import Keypair
 
-from neurons.axon import Axon, AxonConfig, CallerInfo, Reply
+from neurons.axon import Axon, CallerInfo, Reply
+from neurons.config.schema import AxonSection
 from neurons.dendrite import Dendrite, Endpoint
 from protocol import envelope, service, stream
 from protocol.codes import ReturnCode
@@ -24,7 +25,7 @@ TABLE = {VALI.ss58_address: CallerInfo(0, 1000.0, True)}
 
 @contextlib.asynccontextmanager
 async def serving(handler, **cfg):
-    axon = Axon(MINER, caller_info=TABLE.get, config=AxonConfig(**cfg))
+    axon = Axon(MINER, caller_info=TABLE.get, config=AxonSection(**cfg))
     axon.attach("echo", handler)
     await axon.start()
     try:

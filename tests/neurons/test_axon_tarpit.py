@@ -8,7 +8,8 @@ import time
 import torch
 from substrateinterface import Keypair
 
-from neurons.axon import Axon, AxonConfig, CallerInfo
+from neurons.axon import Axon, CallerInfo
+from neurons.config.schema import AxonSection
 from neurons.axon.tarpit import REFUSALS, Tarpit, source
 from neurons.dendrite import Dendrite, Endpoint
 from neurons.echo import SYNAPSE, forward
@@ -80,7 +81,7 @@ STRANGER = Keypair.create_from_uri("//TarpitTestStranger")
 
 def test_a_flooder_is_slowed_and_the_validator_is_not():
     async def main():
-        cfg = AxonConfig(quick_refusal_burst=3, quick_refusals_per_s=0.1, refusal_hold_s=0.4)
+        cfg = AxonSection(quick_refusal_burst=3, quick_refusals_per_s=0.1, refusal_hold_s=0.4)
         axon = Axon(MINER, caller_info={VALI.ss58_address: CallerInfo(0, 1000.0, True)}.get, config=cfg)
         axon.attach(SYNAPSE, forward)
         await axon.start()

@@ -64,10 +64,11 @@ def test_dev_wallet_registers_without_a_password(env, capsys, monkeypatch):
 def test_registration_errors_say_what_to_do(env, capsys, monkeypatch):
     url, netuid, wallet = env
     args = ["register", "--wallet", "miner", "--chain", url]
-    assert main([*args, "--netuid", str(netuid)]) == 1  # coldkey has no funds
-    assert "fund it first" in capsys.readouterr().err
-    assert main([*args, "--netuid", "77"]) == 1
-    assert "no subnet with this netuid" in capsys.readouterr().err
+    assert main([*args, "--netuid", str(netuid)]) == 2  # coldkey has no funds
+    assert f"fund it: `neuron wallet fund --chain {url} --wallet miner --amount 1`" in capsys.readouterr().err
+    assert main([*args, "--netuid", "77"]) == 2
+    err = capsys.readouterr().err
+    assert "subnet 77 does not exist" in err and f"`neuron subnet create --chain {url} --wallet miner`" in err
     fund(url, wallet.coldkeypub)
     monkeypatch.setenv("OPENSUBNET_WALLET_PASSWORD", "not-it")
     assert main([*args, "--netuid", str(netuid)]) == 1

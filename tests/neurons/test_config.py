@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import tomllib
 
 import pytest
 from hypothesis import given, settings, strategies as st
 from pydantic import BaseModel, SecretStr
 
-from neurons.config import ConfigError, NeuronConfig, add_config_flags, load_config, render_toml
+from neurons.config import ConfigError, NeuronConfig, add_config_flags, fill_from_subnet, load_config, render_toml
 from neurons.config.loader import build_config, parse_toml
 
 
@@ -34,18 +36,18 @@ def test_defaults(tmp_path):
 
 
 def test_precedence_flags_over_env_over_file(tmp_path, monkeypatch):
-    (tmp_path / "opensubnet.toml").write_text("[axon]\nport = 1001\nhost = '10.0.0.1'\nmax_concurrency = 3\n"
-                                              "[validator]\ntop_k = 7\n")
+    (tmp_path / "opensubnet.toml").write_text("[axon]\nport = 1001\nhost = '10.0.0.1'\nconcurrency = 3\n"
+                                              "[gate]\ntop_k = 7\n")
     monkeypatch.setenv("OPENSUBNET_AXON__PORT", "1002")
     monkeypatch.setenv("OPENSUBNET_AXON__HOST", "10.0.0.2")
     cfg = load_config(parse(["--axon.port", "1003", "--netuid", "5"]))
-    assert (cfg.axon.port, cfg.axon.host, cfg.axon.max_concurrency, cfg.validator.top_k) == (1003, "10.0.0.2", 3, 7)
+    assert (cfg.axon.port, cfg.axon.host, cfg.axon.concurrency, cfg.gate.top_k) == (1003, "10.0.0.2", 3, 7)
     assert cfg.chain.netuid == 5
     assert cfg.origin("axon.port") == "flag --axon.port"
     assert cfg.origin("chain.netuid") == "flag --netuid"
     assert cfg.origin("axon.host") == "env OPENSUBNET_AXON__HOST"
-    assert cfg.origin("axon.max_concurrency") == "file opensubnet.toml"
-    assert cfg.origin("axon.rate_limit_per_s") == "default"
+    assert cfg.origin("axon.concurrency") == "file opensubnet.toml"
+    assert cfg.origin("axon.rate_per_s") == "default"
 
 
 def test_config_file_search_order(tmp_path, monkeypatch):
@@ -70,7 +72,7 @@ def test_config_file_search_order(tmp_path, monkeypatch):
 @pytest.mark.parametrize("setup, argv, expected", [
     (lambda p, m: None, ["--axon.port", "99999"], "axon.port = '99999' (from flag --axon.port): Input should be less than or equal to 65535"),
     (lambda p, m: m.setenv("OPENSUBNET_DENDRITE__TIMEOUT_S", "soon"), [], "dendrite.timeout_s = 'soon' (from env OPENSUBNET_DENDRITE__TIMEOUT_S)"),
-    (lambda p, m: (p / "opensubnet.toml").write_text("[validator]\nema_alpha = 2.0\n"), [], "validator.ema_alpha = 2.0 (from file opensubnet.toml)"),
+    (lambda p, m: (p / "opensubnet.toml").write_text("[scoring]\nema_alpha = 2.0\n"), [], "scoring.ema_alpha = 2.0 (from file opensubnet.toml)"),
     (lambda p, m: (p / "opensubnet.toml").write_text("[axon]\nprot = 1\n"), [], "axon.prot = 1 (from file opensubnet.toml): unknown key"),
     (lambda p, m: (p / "opensubnet.toml").write_text("[axxon]\nport = 1\n"), [], "unknown section 'axxon' (from file opensubnet.toml)"),
     (lambda p, m: (p / "opensubnet.toml").write_text("_cli_parse_args = true\n"), [], "unknown section '_cli_parse_args'"),
@@ -138,11 +140,11 @@ def test_flags_only_for_the_sections_asked():
 
 
 def test_show_output_loads_back_to_the_same_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENSUBNET_VALIDATOR__EXPLORATION", "0.25")
+    monkeypatch.setenv("OPENSUBNET_GATE__EXPLORE", "3")
     cfg = load_config(parse(["--netuid", "3", "--axon.external_ip", "1.2.3.4"]))
     text = render_toml(cfg)
-    assert "netuid = 3" in text and "# flag --netuid" in text and "# env OPENSUBNET_VALIDATOR__EXPLORATION" in text
-    assert "# tls_cert = (not set)" in text
+    assert "netuid = 3" in text and "# flag --netuid" in text and "# env OPENSUBNET_GATE__EXPLORE" in text
+    assert "# tls_cert_file = (not set)" in text
     (tmp_path / "opensubnet.toml").write_text(text)
     again = load_config(parse([]))
     assert again.model_dump() == cfg.model_dump()
@@ -163,3 +165,78 @@ def test_secrets_are_masked(monkeypatch):
 
     assert "tok-123" not in render_toml(WithSecret()) and 'token = "********"' in render_toml(WithSecret())
     assert "tok-123" in render_toml(WithSecret(), mask=False)
+
+
+# (key, flag value, value it parses to): settings an operator tunes, one of each kind
+OTHER_METHOD = next(m for m in ("loo", "shapley") if m != NeuronConfig().scoring.method)
+OPERATOR_SETTINGS = [
+    ("scoring.method", OTHER_METHOD, OTHER_METHOD), ("scoring.permutations", "16", 16), ("gate.hidden", "32", 32),
+    ("gate.lr", "0.003", 0.003), ("gate.top_k", "6", 6), ("gate.explore", "0", 0), ("gate.noise_std", "0.5", 0.5),
+    ("gate.balance_weight", "0.1", 0.1), ("axon.min_stake", "2.5", 2.5),
+    ("axon.max_response_bytes", "4096", 4096), ("axon.max_inflight_per_caller", "3", 3),
+    ("axon.max_inflight_per_stream", "5", 5), ("axon.replay_window_s", "60", 60.0), ("axon.burst", "7", 7.0),
+    ("validator.batch_size", "4", 4), ("dendrite.timeout_s", "2.5", 2.5),
+]
+
+
+@pytest.mark.parametrize("key, flag_value, value", OPERATOR_SETTINGS)
+def test_operator_settings_are_reachable_by_flag_env_and_file(tmp_path, monkeypatch, key, flag_value, value):
+    sec, name = key.split(".")
+    get = lambda cfg: getattr(getattr(cfg, sec), name)
+    assert get(NeuronConfig()) != value  # each case changes the default
+    argv = [f"--{key}"] + ([] if flag_value is None else [flag_value])
+    assert get(load_config(parse(argv))) == value
+    monkeypatch.setenv(f"OPENSUBNET_{sec}__{name}".upper(), "true" if flag_value is None else flag_value)
+    assert get(cfg := load_config(parse([]))) == value and cfg.origin(key).startswith("env ")
+    monkeypatch.delenv(f"OPENSUBNET_{sec}__{name}".upper())
+    (tmp_path / "opensubnet.toml").write_text(f"[{sec}]\n{name} = {json.dumps(value)}\n")
+    assert get(cfg := load_config(parse([]))) == value and cfg.origin(key) == "file opensubnet.toml"
+
+
+def test_help_shows_every_default_including_computed_ones():
+    text = add_config_flags(argparse.ArgumentParser()).format_help()
+    assert "PydanticUndefined" not in text
+    assert f"(default: {os.cpu_count() or 1})" in " ".join(text.split())  # axon.concurrency: a default_factory
+    with pytest.raises(SystemExit):  # a closed set of values is checked by the parser
+        add_config_flags(argparse.ArgumentParser(), ["scoring"]).parse_args(["--scoring.method", "best"])
+
+
+def test_the_axon_and_the_moe_take_their_sections_as_they_are():
+    """One default per setting: the axon and the MoE read the config tree's sections, no copies."""
+    from neurons.axon import Axon
+    from neurons.validator.moe import MoE
+    from neurons.wallet import DevWallet
+
+    cfg = NeuronConfig(axon={"rate_per_s": 3.0}, gate={"hidden": 8, "lr": 0.5}, scoring={"method": "shapley"})
+    axon = Axon(DevWallet("//opensubnet/cfg").hotkey(), caller_info=lambda hk: None, config=cfg.axon)
+    assert axon.config is cfg.axon and Axon(DevWallet("//opensubnet/cfg").hotkey(), caller_info=dict().get).config \
+        == NeuronConfig().axon
+    moe = MoE(4, ["a", "b"], cfg)
+    assert moe.trainer.config is cfg.gate and moe.trainer.gate.config()["hidden"] == 8
+    assert moe.trainer.optimizer.param_groups[0]["lr"] == 0.5 and moe.config.scoring.method == "shapley"
+
+
+def test_subnet_gives_the_defaults_the_config_leaves_unset():
+    class Spec:
+        name, timeout, default_batch_size = "toy", 3.5, 5
+
+    cfg = fill_from_subnet(load_config(parse([])), Spec())
+    assert (cfg.dendrite.timeout_s, cfg.validator.batch_size) == (3.5, 5)
+    assert cfg.origin("dendrite.timeout_s") == "subnet toy" and "# subnet toy" in render_toml(cfg)
+    cfg = fill_from_subnet(load_config(parse(["--dendrite.timeout_s", "9", "--validator.batch_size", "2"])), Spec())
+    assert (cfg.dendrite.timeout_s, cfg.validator.batch_size) == (9.0, 2)
+    assert cfg.origin("validator.batch_size") == "flag --validator.batch_size"
+
+
+def test_env_is_read_only_by_load_config(monkeypatch):
+    """NeuronConfig(...) in code is the defaults plus its arguments: no hidden env input without a source."""
+    monkeypatch.setenv("OPENSUBNET_AXON__PORT", "1234")
+    assert NeuronConfig().axon.port == 8091 and load_config(parse([])).axon.port == 1234
+
+
+def test_docs_describe_every_section():
+    """docs/config.md's table of sections stays in step with the schema."""
+    from pathlib import Path
+    docs = (Path(__file__).parents[2] / "docs" / "config.md").read_text()
+    rows = {line.split("`")[1] for line in docs.splitlines() if line.startswith("| `")}
+    assert rows >= set(NeuronConfig.sections()), f"add a row to docs/config.md for {set(NeuronConfig.sections()) - rows}"

@@ -3,7 +3,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from neurons.validator.config import GateConfig, MoEConfig
+from neurons.config.schema import GateSection, NeuronConfig
 from neurons.validator.contract import MixtureSpec, valid_output
 from neurons.validator.moe import MoE, NoAnswersError
 from neurons.validator.routing import masked_softmax, select
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_moe(n, **gate):
-    return MoE(4, [f"hk{i}" for i in range(n)], MoEConfig(gate=GateConfig(**gate)), seed=0)
+    return MoE(4, [f"hk{i}" for i in range(n)], NeuronConfig(gate=GateSection(**gate)), seed=0)
 
 
 def test_gate_learns_to_prefer_the_best_miner():
@@ -21,12 +21,14 @@ def test_gate_learns_to_prefer_the_best_miner():
     miners = [FakeMiner(1.0, seed=1), FakeMiner(2.0, seed=2), FakeMiner(0.1, seed=3), FakeMiner(0.5, seed=4)]
     moe = make_moe(4, top_k=3, explore=1)
     results = run_steps(moe, spec, miners, 120)
-    first = results[0]
-    assert torch.allclose(first.weights.mean(0), torch.full((4,), 0.25))  # starts uniform
+    first = results[0]  # starts uniform over each row's routed miners
+    assert torch.allclose(first.weights, first.rows.float() / first.rows.sum(1, keepdim=True))
     late = results[-20:]
     best_w = [float(r.weights[:, (r.uids == 2).nonzero().item()].mean()) for r in late]
     assert min(best_w) > 0.8, best_w  # inverse-variance optimum is ~0.95
-    assert all(2 in r.uids[:3].tolist() for r in late)  # picked by the gate's top-k, not by exploration
+    for r in late:  # every row's own top-k holds the best miner (not exploration)
+        col = (r.uids == 2).nonzero().item()
+        assert r.rows[:, col].all() and not r.explored[col]
     assert int(moe.weights().argmax()) == 2
     assert results[-1].loss < 0.5 * results[0].loss
 
@@ -55,9 +57,11 @@ def test_exploration_keeps_querying_a_new_miner_and_a_better_one_takes_over():
     miners.append(FakeMiner(0.05, seed=9))
     results = run_steps(moe, spec, miners, 150, seed0=1000)
     picked = [4 in r.uids.tolist() for r in results]
-    assert sum(picked[:60]) / 60 >= 0.2  # exploration: 1 of 3 non-top uids per step
+    assert sum(picked[:60]) / 60 >= 0.2  # exploration: 1 of the uids no row picked, per step
     final = results[-10:]
-    assert all(4 in r.uids[:2].tolist() for r in final)  # now in the gate's own top-k every step
+    for r in final:  # now in every row's own top-k
+        col = (r.uids == 4).nonzero().item()
+        assert r.rows[:, col].all() and not r.explored[col]
     assert min(float(r.weights[:, (r.uids == 4).nonzero().item()].mean()) for r in final) > 0.5
 
 
@@ -118,22 +122,26 @@ def test_gate_rejects_features_of_the_wrong_shape():
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 12), k=st.integers(1, 6), m=st.integers(0, 4), seed=st.integers(0, 2**16),
-       serving_bits=st.integers(0, 2**12 - 1))
-def test_select_properties(n, k, m, seed, serving_bits):
+       serving_bits=st.integers(0, 2**12 - 1), batch=st.integers(1, 6))
+def test_select_properties(n, k, m, seed, serving_bits, batch):
     g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(5, n, generator=g)
+    logits = torch.randn(batch, n, generator=g)
     serving = torch.tensor([bool(serving_bits >> i & 1) for i in range(n)])
     route = select(logits, serving, k, m, noise_std=0.0, generator=g)
     uids = route.uids.tolist()
     n_serving = int(serving.sum())
-    assert len(uids) == len(set(uids)) == min(k, n_serving) + min(m, max(n_serving - k, 0))
-    assert all(serving[u] for u in uids)
-    top = route.uids[~route.explored]
-    assert len(top) == min(k, n_serving)
-    if len(top):  # without noise the exploited uids are the best serving ones by batch-mean logit
-        mean = logits.mean(0).masked_fill(~serving, float("-inf"))
-        explored = mean[route.uids[route.explored]]
-        assert explored.numel() == 0 or float(mean[top].min()) >= float(explored.max())
+    assert len(uids) == len(set(uids)) and route.rows.shape == (batch, len(uids))
+    assert all(serving[u] for u in uids) and route.rows.any(0).all()  # every queried uid gets rows
+    gate_cols = ~route.explored
+    assert (route.rows[:, gate_cols].sum(1) == min(k, n_serving)).all()  # each row: its own top-k
+    for b in range(batch):  # without noise, a row's picks are its best serving uids by logit
+        row = logits[b].masked_fill(~serving, float("-inf"))
+        mine = route.uids[gate_cols][route.rows[b, gate_cols]]
+        others = [u for u in range(n) if serving[u] and u not in mine.tolist()]
+        assert not others or float(row[mine].min()) >= float(row[others].max())
+    unpicked = n_serving - int(gate_cols.sum())
+    assert int(route.explored.sum()) == min(m, unpicked)
+    assert route.rows[:, route.explored].all()  # explored uids see every row
 
 
 @settings(max_examples=60, deadline=None)
@@ -156,8 +164,9 @@ def test_serving_an_application_uses_the_plain_top_k_and_the_learned_mixture():
     ch = spec.challenge(777)
     serving = torch.ones(4, dtype=torch.bool)
     routes = [moe.select(ch.x, serving, explore=False) for _ in range(5)]
-    assert all(torch.equal(r.uids, routes[0].uids) and not r.explored.any() for r in routes)  # no noise
-    assert sorted(routes[0].uids.tolist()) == [1, 2]  # the two best miners
+    assert all(torch.equal(r.uids, routes[0].uids) and torch.equal(r.rows, routes[0].rows)
+               and not r.explored.any() for r in routes)  # no noise
+    assert sorted(routes[0].uids.tolist()) == [1, 2] and routes[0].rows.all()  # every row: the two best
     outs = [miners[u].answer(ch) for u in routes[0].uids.tolist()]
     mixture, w = moe.mix(spec, ch.x, routes[0], outs)
     assert float(spec.loss(mixture, ch).mean()) < 0.02  # close to the best miner's 0.01

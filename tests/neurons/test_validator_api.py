@@ -85,7 +85,7 @@ async def running(net: Net, tmp_path, **api):
         net.chain.serve_axon(net.netuid, kp, IP, await ax.start())
         axons.append(ax)
     cfg = NeuronConfig(chain={"url": net.url, "netuid": net.netuid},
-                       validator={"state_dir": str(tmp_path / "state"), "top_k": 2, "batch_size": 8, **API, **api})
+                       validator={"state_dir": str(tmp_path / "state"), "batch_size": 8, **API, **api}, gate={"top_k": 2})
     vali = Validator(cfg, spec=net.spec, hotkey=key("vali"), chain=net.chain)
     vali.sync.refresh(force=True)
     try:

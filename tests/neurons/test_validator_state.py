@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from neurons.validator.config import GateConfig, MoEConfig
+from neurons.config.schema import GateSection, NeuronConfig
 from neurons.validator.moe import MoE
 from neurons.validator.state import StateCorruptError, StateStore, ValidatorState, read_state
 from validator_fakes import FakeMiner, FakeSpec, one_torch_thread, run_steps  # noqa: F401
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def trained_moe(steps=5):
-    moe = MoE(4, ["a", "b", "c"], MoEConfig(gate=GateConfig(top_k=2, explore=1)), seed=3)
+    moe = MoE(4, ["a", "b", "c"], NeuronConfig(gate=GateSection(top_k=2, explore=1)), seed=3)
     run_steps(moe, FakeSpec(), [FakeMiner(s, seed=i) for i, s in enumerate([0.1, 0.5, 1.0])], steps)
     return moe
 

@@ -119,7 +119,7 @@ def test_watch_only_wallet(wallet, tmp_path):
     assert watch.coldkeypub == alice
     with pytest.raises(WalletNotFoundError, match="watch-only") as e:
         watch.coldkey("pw")
-    assert "regen --coldkey" in e.value.hint
+    assert "regen coldkey" in e.value.hint
     with pytest.raises(KeyfileFormatError):
         watch.regen_coldkeypub("5notanaddress", overwrite=True)
 

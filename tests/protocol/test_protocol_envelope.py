@@ -74,7 +74,7 @@ def test_empty_missing_or_bad_signature_rejected():
     g = ReplayGuard()
     for changes in ({"signature": b""}, {"signature": b"\0" * 64}, {"signature": req.header.signature[:-1]},
                     {"caller": ""}, {"caller": "not-an-ss58"}, {"caller": EVE.ss58_address},
-                    {"body_sha256": b""}):
+                    {"body_hash": b""}):
         assert verify_request(_with_header(req, **changes), receiver=BOB.ss58_address, guard=g) == ReturnCode.UNAUTHENTICATED, changes
     assert g.size == 0  # nothing recorded for unauthenticated requests
     assert verify_request(req, receiver=BOB.ss58_address, guard=g) == ReturnCode.SUCCESS
@@ -84,7 +84,7 @@ def test_every_signed_field_is_covered():
     req = parse_request(_request(), max_bytes=LIMIT)
     h = req.header
     for changes in ({"synapse": "backward"}, {"nonce": h.nonce ^ 1}, {"uuid": "x" + h.uuid[1:]},
-                    {"timestamp_ns": h.timestamp_ns + 1}, {"body_sha256": bytes(32)}):
+                    {"timestamp_ns": h.timestamp_ns + 1}, {"body_hash": bytes(32)}):
         code = verify_request(_with_header(req, **changes), receiver=BOB.ss58_address, guard=ReplayGuard())
         assert code == ReturnCode.UNAUTHENTICATED, changes
     other = dataclasses.replace(h, receiver=EVE.ss58_address)

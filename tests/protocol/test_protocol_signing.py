@@ -1,7 +1,7 @@
 """The fast signing path: signatures interchangeable with substrateinterface.Keypair, header bytes
 identical to Header.to_bytes(), and a precomputed body hash that can only get a request refused."""
 import dataclasses
-import hashlib
+import blake3
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from substrateinterface import Keypair
 from protocol import envelope, wire
 from protocol.codes import ReturnCode
 from protocol.envelope import (
-    body_parts, body_sha256, build_request, build_response, encode_body, parse_request, parse_response,
+    body_parts, body_hash, build_request, build_response, encode_body, parse_request, parse_response,
     verify_request, verify_response,
 )
 from protocol.replay import ReplayGuard
@@ -67,20 +67,20 @@ def test_one_pass_header_bytes_equal_header_to_bytes():
 
 def test_precomputed_body_hash_matches_and_verifies():
     parts = body_parts({"x": np.arange(64, dtype=np.float32)}, {"task": "echo"})
-    digest = body_sha256(BODY)
-    assert digest == body_sha256(parts) == hashlib.sha256(BODY).digest()
+    digest = body_hash(BODY)
+    assert digest == body_hash(parts) == blake3.blake3(BODY).digest()
     for body in (BODY, parts):
-        req = _parsed(body=body, body_sha256=digest)
-        assert req.header.body_sha256 == digest
+        req = _parsed(body=body, body_hash=digest)
+        assert req.header.body_hash == digest
         assert _verify(req) == ReturnCode.SUCCESS
 
 
 def test_wrong_precomputed_body_hash_is_refused_not_trusted():
-    req = _parsed(body_sha256=hashlib.sha256(b"something else").digest())
+    req = _parsed(body_hash=blake3.blake3(b"something else").digest())
     assert _verify(req) == ReturnCode.UNAUTHENTICATED
     for bad in (b"short", "0" * 32, bytearray(32)):
-        with pytest.raises(ValueError, match="body_sha256"):
-            build_request(ALICE, synapse="forward", receiver=BOB.ss58_address, body=BODY, body_sha256=bad)
+        with pytest.raises(ValueError, match="body_hash"):
+            build_request(ALICE, synapse="forward", receiver=BOB.ss58_address, body=BODY, body_hash=bad)
 
 
 def test_invalid_caller_address_is_unauthenticated():

@@ -30,6 +30,9 @@ def test_defaults_are_omitted_and_read_back():
     b"\x10" + wire.varint(1 << 32),               # timeout_ms beyond uint32
     b"\x1a\x05abc",                                # payload runs past the end
     b"\xff",                                       # truncated key
+    b"\x88\x00\x01",                               # id's key in an over-long (non-canonical) form
+    b"\x08\x80",                                   # truncated id
+    b"\x08" + b"\xff" * 10 + b"\x01",               # id longer than 10 bytes
 ])
 def test_malformed_frames_raise_wire_error(bad):
     with pytest.raises(wire.WireError):

@@ -27,7 +27,8 @@ import time
 import torch
 
 from chain import connect
-from neurons.axon import Axon, AxonConfig
+from neurons.axon import Axon
+from neurons.config.schema import AxonSection
 from neurons.localsubnet.runner import AXON_IP
 from neurons.sync import MetagraphSync
 from neurons.wallet import DevWallet
@@ -85,7 +86,7 @@ async def main(args) -> None:
         fault, _, name = item.partition("=")
         registered = DevWallet(f"//opensubnet/{name}").hotkey()
         signer = DevWallet("//opensubnet/not-registered").hotkey() if fault == "impostor" else registered
-        cfg = AxonConfig(max_response_bytes=HUGE_BYTES + (16 << 20), timeout_s=30)
+        cfg = AxonSection(max_response_bytes=HUGE_BYTES + (16 << 20), timeout_s=30)
         axon = Axon(signer, caller_info=sync.caller_info, host=AXON_IP, port=0, config=cfg)
         axon.attach("TextEmbedding", FakeModel(fault))
         port = await axon.start()

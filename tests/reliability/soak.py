@@ -48,7 +48,7 @@ def _steps(text: str) -> list[int]:
 
 def run_soak(tmp: Path, *, seconds: float, sample_s: float = 5.0, progress=None) -> SoakResult:
     plan = [NeuronPlan("validator", "validator", stake_tao=1000), NeuronPlan("miner", "miner")]
-    sub = DevSubnet(tmp, plan, hyperparameters={"weights_rate_limit": 10}, block_time=0.2, tempo=20)
+    sub = DevSubnet(tmp, plan, hyperparameters={"weights_rate_limit": 10, "commit_reveal_enabled": False}, block_time=0.2, tempo=20)
     try:
         miner = sub.start_miner("miner", "bow")
         sub.wait_serving(["miner"])

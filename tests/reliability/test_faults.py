@@ -67,8 +67,8 @@ def test_validator_step_survives_every_faulty_miner(subnet, tmp_path):
     n = len(expected)
     cfg = NeuronConfig(chain={"url": sub.url, "netuid": sub.netuid}, subnet={"name": "text-embedding"},
                        dendrite={"timeout_s": TIMEOUT_S},
-                       validator={"state_dir": str(tmp_path / "state"), "top_k": n, "exploration": 0.0,
-                                  "batch_size": 8})
+                       validator={"state_dir": str(tmp_path / "state"), "batch_size": 8},
+                       gate={"top_k": n, "explore": 0})
     spec = TextEmbedding()
     spec.challenge(0, 1)  # load the corpus once, as a running validator already has: not part of a step
     validator = Validator(cfg, spec=spec, hotkey=hotkey_of("validator"), chain=sub.chain)

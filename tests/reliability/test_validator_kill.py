@@ -62,7 +62,8 @@ def test_validator_sigkill_cycles_resume_without_double_weights(tmp_path, reques
     rng = random.Random(int(os.environ.get("OPENSUBNET_SEED", "7")))
     plan = [NeuronPlan("validator", "validator", stake_tao=1000), NeuronPlan("miner", "m-bow"),
             NeuronPlan("miner", "m-random")]
-    sub = DevSubnet(tmp_path, plan, hyperparameters={"weights_rate_limit": RATE_LIMIT}, block_time=BLOCK_TIME, tempo=10)
+    sub = DevSubnet(tmp_path, plan, hyperparameters={"weights_rate_limit": RATE_LIMIT, "commit_reveal_enabled": False},
+                    block_time=BLOCK_TIME, tempo=10)   # direct set_weights (commit-reveal: test_validator_kill_commit_reveal.py)
     watch = None
     try:
         sub.start_miner("m-bow", "bow")
@@ -71,7 +72,7 @@ def test_validator_sigkill_cycles_resume_without_double_weights(tmp_path, reques
         registered_at = int(sub.chain.metagraph(sub.netuid).last_update[sub.uids["validator"]])
         watch = LastUpdateWatch(str(sub.path), sub.netuid, sub.uids["validator"])
         args = ["--validator.weights_interval_blocks", str(RATE_LIMIT), "--validator.batch_size", "4",
-                "--validator.top_k", "2", "--dendrite.timeout_s", "3"]
+                "--gate.top_k", "2", "--dendrite.timeout_s", "3"]
         saved_step, saved_weights_block, logs = None, None, []
         for cycle in range(cycles):
             child = sub.start_validator("validator", args, pause=0.05, log_name=f"validator-{cycle}")

@@ -1,11 +1,14 @@
 """text-embedding: real stdlib pairs, real MiniLM weights, and the ordering of the reference miners."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from subnets.check import check_subnet
 from subnets.evaluate import evaluate
-from subnets.spec import OutOfBounds, WrongDtype, WrongShape
-from subnets.text_embedding.spec import DIM
+from subnets.spec import Challenge, OutOfBounds, WrongDtype, WrongShape
+from subnets.text.corpus import code_pairs
+from subnets.text.tokenizer import PAD_ID, encode_batch
+from subnets.text_embedding.spec import CODE_LEN, DIM, QUERY_LEN
 
 B = 16
 
@@ -77,3 +80,46 @@ def test_subnet_checks_pass_and_null_loss_is_the_uninformed_mixture(embedding):
     ch = embedding.challenge(9, 8)
     uninformed = embedding.loss(torch.zeros(8, 8), ch)  # every candidate equally similar
     assert torch.allclose(embedding.null_loss(ch), uninformed)
+
+
+class PublicLookup:
+    """The memorising attack: one fixed random vector per public (docstring, code) pair, looked up by
+    the exact token ids of either side; unknown texts get a random vector."""
+
+    def __init__(self):
+        pairs = code_pairs("fit") + code_pairs("eval")
+        self.vectors = F.normalize(torch.randn(len(pairs), DIM, generator=torch.Generator().manual_seed(0)), dim=-1)
+        self.table = {}
+        for side, width in (("doc", QUERY_LEN), ("code", CODE_LEN)):
+            for i, row in enumerate(encode_batch([p[side] for p in pairs], width)):
+                self.table[self.key(row)] = i
+        self.gen = torch.Generator().manual_seed(1)
+
+    @staticmethod
+    def key(row):
+        return tuple(row[row != PAD_ID].tolist())
+
+    def embed(self, ids):
+        return torch.stack([self.vectors[i] if (i := self.table.get(self.key(r))) is not None
+                            else F.normalize(torch.randn(DIM, generator=self.gen), dim=0) for r in ids])
+
+    def forward(self, request):
+        return {"query_emb": self.embed(request["query_ids"]), "code_emb": self.embed(request["code_ids"])}
+
+
+def test_a_table_of_the_public_corpus_scores_worse_than_the_real_models(embedding, embedding_miners):
+    lookup = PublicLookup()
+    public = code_pairs("eval")[:B]  # verbatim public items: the table knows them all
+    verbatim = {"query_ids": encode_batch([p["doc"] for p in public], QUERY_LEN),
+                "code_ids": encode_batch([p["code"] for p in public], CODE_LEN)}
+    mix = embedding.combine([lookup.forward(verbatim)], torch.ones(B, 1))
+    assert embedding.metric(mix, Challenge(0, verbatim, torch.arange(B)))["mrr"] == 1.0  # the attack works...
+    scores = {name: [] for name in ("lookup", "minilm", "bow")}
+    for seed in (0, 1):  # ...but challenges rename the code per seed, so it finds nothing to look up
+        ch = embedding.challenge(seed, B)
+        for name, miner in (("lookup", lookup), ("minilm", embedding_miners["minilm"]), ("bow", embedding_miners["bow"])):
+            mix = embedding.combine([miner.forward(ch.request)], torch.ones(B, 1))
+            scores[name].append((float(embedding.loss(mix, ch).mean()), embedding.metric(mix, ch)["mrr"]))
+    mean = {n: [sum(v) / len(v) for v in zip(*rows)] for n, rows in scores.items()}  # name -> [loss, mrr]
+    assert mean["lookup"][0] > mean["bow"][0] > mean["minilm"][0]
+    assert mean["lookup"][1] < 0.5 < mean["bow"][1] < mean["minilm"][1]

@@ -1,10 +1,14 @@
-"""`neuron subnet list|show|new|check|eval`: browse, scaffold and test incentive specs."""
+"""`neuron subnet`: browse, scaffold and test incentive specs (list, show, new, check, eval), and run a
+subnet on a chain (create, hyperparameters, set: subnets/cli_chain.py). main.py loads this module by
+name, so neurons never imports subnets."""
 from __future__ import annotations
 
 import argparse
 import json
 
-HELP = "list, show, scaffold (new), check and evaluate subnet incentive specs"
+from subnets.cli_chain import add_chain_actions, run_chain_action
+
+HELP = "subnet specs (list, show, new, check, eval) and subnets on a chain (create, hyperparameters, set)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("name")
     ev.add_argument("--seeds", type=int, default=3, help="number of challenge batches")
     ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--adversaries", action="store_true",
+                    help="run standard attackers (lookup table, copiers, noise, constant) beside the reference "
+                    "miners and print the weight each would earn")
+    ev.add_argument("--steps", type=int, default=40, help="validator steps of the --adversaries run")
+    add_chain_actions(sub)
 
 
 def _list() -> int:
@@ -76,6 +85,8 @@ def _new(name: str, directory: str, force: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action in ("create", "hyperparameters", "set"):
+        return run_chain_action(args)
     if args.action == "list":
         return _list()
     if args.action == "show":
@@ -86,13 +97,18 @@ def run(args: argparse.Namespace) -> int:
 
     spec = get(args.name)
     if args.action == "check":
-        from subnets.check import check_subnet
+        from subnets.check import check_subnet, memorisation_warnings
 
         for line in check_subnet(spec):
             print(f"  ok  {line}")
-        print(f"{spec.name}: all checks passed")
+        warnings = memorisation_warnings(spec)
+        for line in warnings:
+            print(f"  warning  {line}")
+        print(f"{spec.name}: all checks passed" + (f" with {len(warnings)} warning(s)" if warnings else ""))
         return 0
-    from subnets.evaluate import evaluate, format_table
+    from subnets.evaluate import evaluate, format_table, print_adversaries
 
+    if args.adversaries:
+        return print_adversaries(spec, args.steps, args.batch_size)
     print(format_table(evaluate(spec, list(range(args.seeds)), args.batch_size)))
     return 0

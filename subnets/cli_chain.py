@@ -1,0 +1,90 @@
+"""`neuron subnet create|hyperparameters|set`: a subnet on a chain (the spec side is subnets/cli.py)."""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import fields
+
+log = logging.getLogger("subnets.cli")
+
+
+def add_chain_actions(sub) -> None:
+    from neurons.config import add_config_flags
+
+    p = sub.add_parser("create", help="create a subnet on the chain (burns the lock cost from the coldkey); prints its netuid",
+                       description="create a subnet owned by the wallet's coldkey; prints the new netuid")
+    add_config_flags(p, ["wallet", "chain"])
+    p = sub.add_parser("hyperparameters", help="a subnet's hyperparameters, one `name value` line each",
+                       description="a subnet's hyperparameters as the chain stores them, one `name value` line each")
+    add_config_flags(p, ["chain"])
+    p = sub.add_parser("set", help="set one hyperparameter (subnet owner or sudo, as the chain allows)",
+                       description="set one hyperparameter of a subnet, signed by the wallet's coldkey "
+                                   "(the subnet owner, or the chain's sudo key for the rest)")
+    add_config_flags(p, ["wallet", "chain"])
+    p.add_argument("name", metavar="NAME", help="hyperparameter name (see `neuron subnet hyperparameters`)")
+    p.add_argument("value", metavar="VALUE", help="new value: an integer, or true/false")
+
+
+def hyperparameter_names() -> list[str]:
+    from chain.types import Hyperparameters
+    return [f.name for f in fields(Hyperparameters)]
+
+
+def parse_value(name: str, text: str) -> int | bool:
+    """VALUE for hyperparameter `name` (its type from chain.types.Hyperparameters); CLIError when bad."""
+    from chain.types import Hyperparameters
+    from neurons.cli.errors import CLIError
+
+    names = hyperparameter_names()
+    if name not in names:
+        raise CLIError(f"unknown hyperparameter {name!r}", hint=f"one of: {', '.join(names)}")
+    if isinstance(getattr(Hyperparameters(), name), bool):
+        low = text.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise CLIError(f"{name} takes true or false, got {text!r}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise CLIError(f"{name} takes a whole number, got {text!r}") from None
+    if value < 0:
+        raise CLIError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def run_chain_action(args: argparse.Namespace) -> int:
+    import chain as chain_mod
+    from neurons.cli.register import require_netuid
+    from neurons.config import load_config
+
+    cfg = load_config(args)
+    if args.action == "set":
+        value = parse_value(args.name, args.value)  # before the password prompt and the connection
+    with chain_mod.connect(cfg.chain.url) as chain:
+        if args.action == "create":
+            return _create(chain, cfg)
+        netuid = require_netuid(cfg)
+        if args.action == "hyperparameters":
+            for name, v in chain.hyperparameters(netuid).as_dict().items():
+                print(f"{name} {str(v).lower() if isinstance(v, bool) else v}")
+            return 0
+        from neurons.cli.keys import coldkey
+        _, signer = coldkey(cfg)
+        chain.set_hyperparameter(netuid, args.name, value, signer)
+        now = getattr(chain.hyperparameters(netuid), args.name)
+    print(f"subnet {netuid}: {args.name} {str(now).lower() if isinstance(now, bool) else now}")
+    return 0
+
+
+def _create(chain, cfg) -> int:
+    from neurons.cli.keys import coldkey, hotkey_address
+
+    wallet, cold = coldkey(cfg)
+    hotkeys = wallet.hotkeys()
+    owner_hotkey = hotkey_address(wallet, cfg.wallet.hotkey) if cfg.wallet.hotkey in hotkeys else None
+    netuid = chain.create_subnet(cold, owner_hotkey)
+    log.info("created subnet %d on %s, owned by coldkey %s", netuid, cfg.chain.url, cold.ss58_address)
+    print(netuid)
+    return 0
