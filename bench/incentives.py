@@ -1,11 +1,11 @@
 """Incentive integrity: what noise, copiers, twins, memorisers and routing earn, before and after.
 
-    python bench/incentives.py [--before-tree DIR] [--steps 1500] [--skip-builtins]
+    python bench/incentives.py [--before-ref REV | --before-tree DIR] [--steps 1500] [--skip-builtins]
 
 Synthetic runs (a regression task: miners answer the target plus noise) drive the validator's MoE
 as the loop does: route, learn, score, EMA, weights. "Before" is the same scenario on the code of
-another tree (default: `git archive HEAD` of this repository, exported to a temporary directory),
-"after" is this working tree; each scenario runs in its own process per tree. The built-in subnets
+another tree (default: `git archive BEFORE_REF`, the last commit before the issue-13 work, exported
+to a temporary directory), "after" is this working tree; each scenario runs in its own process per tree. The built-in subnets
 then go through `neuron subnet eval NAME --adversaries` (this tree only: the tool is new).
 Writes bench/results_incentives.md; `python bench/collect.py` copies it into bench/RESULTS.md.
 """
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BEFORE_REF = "c129818"  # the last commit before per-input routing, Shapley by default and the lower bound
 
 # ---------------------------------------------------------------------- one scenario, in a child process
 
@@ -102,7 +103,7 @@ def _child(scenario: str, steps: int) -> dict:
         return moe
 
     if scenario == "noise":
-        honest = [Model(0.2 + 0.1 * i, i) for i in range(16)]
+        honest = [Model(0.8 + 0.02 * i, i) for i in range(16)]  # similar, noisy: each adds little
         w = run(honest + [Noise(100 + i) for i in range(14)], steps, top_k=4).weights()
         return {"noise_total": float(w[16:].sum()), "noise_max": float(w[16:].max()), "honest": float(w[:16].sum())}
     if scenario.startswith("copy-"):
@@ -145,9 +146,9 @@ def run_scenario(tree: Path, scenario: str, steps: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def export_head() -> Path:
+def export(ref: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="incentives-before-"))
-    archive = subprocess.run(["git", "archive", "HEAD", "neurons", "protocol", "chain"], cwd=ROOT,
+    archive = subprocess.run(["git", "archive", ref, "neurons", "protocol", "chain"], cwd=ROOT,
                              capture_output=True, check=True).stdout
     tar_path = tmp / "head.tar"
     tar_path.write_bytes(archive)
@@ -170,12 +171,13 @@ def builtin_adversaries(name: str, steps: int) -> tuple[list[dict], list[str], f
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--before-tree", type=Path, help="tree with the code before (default: git archive HEAD)")
+    p.add_argument("--before-ref", default=BEFORE_REF, help=f"git revision of the code before (default {BEFORE_REF})")
+    p.add_argument("--before-tree", type=Path, help="a directory with the code before, instead of --before-ref")
     p.add_argument("--steps", type=int, default=1500, help="validator steps of the 30-miner noise run")
     p.add_argument("--builtin-steps", type=int, default=40, help="validator steps of each built-in --adversaries run")
     p.add_argument("--skip-builtins", action="store_true")
     args = p.parse_args()
-    before = args.before_tree or export_head()
+    before = args.before_tree or export(args.before_ref)
     res = {}
     for label, tree in (("before", before), ("after", ROOT)):
         for sc in ("noise", "copy-loo", "copy-shapley", "routing"):
@@ -188,7 +190,7 @@ def main() -> None:
     pct = lambda x: f"{100 * x:.2f}%"
     lines = [
         "## Incentive integrity: what attackers and honest miners earn (issue 13)", "",
-        f"Command: `python bench/incentives.py` (before = `git archive HEAD`: batch-mean routing, leave-one-out, "
+        f"Command: `python bench/incentives.py` (before = `git archive {args.before_ref}`: batch-mean routing, leave-one-out, "
         f"clipped-mean EMA; after = this tree: per-input routing, Shapley with identical answers split, lower "
         f"confidence bound). Synthetic task: 8-d regression, batch 64, miners answer the target plus Gaussian noise; "
         f"weights are the validator's `moe.weights()` (share of the total). Machine: 2 CPUs shared with other jobs.", "",

@@ -120,7 +120,7 @@ class Chain(ABC):
         """The funded dev account that `neuron wallet fund` pays from."""
         from chain.errors import UnsupportedError
         raise UnsupportedError(f"{self.url} has no faucet: only a dev ledger (dev:PATH) or the local runtime "
-                               "(`local`) funds keys", hint="get TAO from someone who has some, then `neuron transfer`")
+                               "(`local`) funds keys", hint="ask a holder of TAO to run `neuron transfer --wallet THEIRS --dest YOUR_COLDKEY --amount TAO`")
 
     @abstractmethod
     def advance_blocks(self, n: int = 1) -> int:

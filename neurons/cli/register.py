@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"coldkey {coldkey.ss58_address} holds {chain.balance(coldkey.ss58_address) / RAO_PER_TAO:.9f} "
                            f"TAO; registering burns {burn / RAO_PER_TAO:.9f} TAO",
                            hint=f"fund it: `neuron wallet fund --chain {cfg.chain.url} --wallet {cfg.wallet.name} "
-                                f"--amount {max(1, -(-burn // RAO_PER_TAO))}` on a dev chain, else `neuron transfer` from a funded wallet")
+                                f"--amount {max(1, -(-burn // RAO_PER_TAO))}` on a dev chain, else have TAO sent to it "
+                                f"with `neuron transfer --wallet FUNDED --dest {coldkey.ss58_address} --amount TAO`")
         log.info("registering hotkey %s on subnet %d of %s (burns %.9f TAO from coldkey %s)",
                  hotkey, netuid, cfg.chain.url, burn / RAO_PER_TAO, coldkey.ss58_address)
         uid = chain.register(netuid, hotkey, coldkey)

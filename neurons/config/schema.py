@@ -153,7 +153,8 @@ class GateSection(Section):
 class ScoringSection(Section):
     """How the validator credits miners (neurons/validator/scoring.py reads this section as is)."""
     method: Literal["loo", "shapley"] = Field("shapley", description="sampled Shapley (shapley: miners answering "
-                                              "alike split the credit) or leave-one-out (loo: they both get 0)")
+                                              "alike split the credit) or leave-one-out (loo: two identical "
+                                              "answers both lose most of theirs)")
     permutations: int = Field(8, ge=1, description="sampled permutations per step, half of them reversed (shapley only)")
     confidence_z: float = Field(2.0, ge=0, description="weights use the moving average minus this many standard "
                                 "errors, so miners whose answers carry no information earn 0")

@@ -105,6 +105,7 @@ class LocalSubnet:
         self.register_all()
         self.start_neurons(children, "miner")
         self.wait_for_miners(children)
+        self.wait_for_permits(children)
         self.start_neurons(children, "validator")
 
     # --- blocks ------------------------------------------------------------------------------
@@ -119,6 +120,15 @@ class LocalSubnet:
         head = self.chain.advance_blocks(1)
         time.sleep(max(0.0, self.block_time - (time.monotonic() - t0)))
         return head
+
+    def wait_for_permits(self, children: Children) -> None:
+        """Produce blocks until every validator holds a validator permit (an epoch grants them):
+        miners serve only permit holders by default (axon.require_validator_permit)."""
+        deadline = time.monotonic() + self.timeout_s
+        validators = [self.uids[p.name] for p in self.plan if p.role == "validator"]
+        while not all(self.chain.metagraph(self.netuid).validator_permit[u] for u in validators):
+            self._tick(children, deadline, "validator permits (granted at the next epoch)")
+        log.info("validators %s hold validator permits", validators)
 
     def wait_for_miners(self, children: Children) -> None:
         """Produce blocks until every miner has announced its axon on chain (models take a while to load)."""

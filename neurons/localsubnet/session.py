@@ -18,7 +18,7 @@ log = logging.getLogger("opensubnet.localsubnet")
 # Spec hyperparameter names that differ from chain.Hyperparameters
 _RENAMED = {"commit_reveal": "commit_reveal_enabled"}
 DEFAULT_MODELS = {"text-embedding": ["minilm", "bow", "random", "random:1"],
-                  "text-next-token": ["transformer", "ngram", "uniform", "uniform:1"]}
+                  "text-next-token": ["smollm2", "ngram", "uniform", "uniform:1"]}
 # what the demo asks a validator's API at the end, as an application would (`neuron query`)
 SAMPLE_TEXTS = {
     "text-embedding": ["Return the contents of the file as bytes.",

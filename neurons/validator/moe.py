@@ -98,14 +98,15 @@ class MoE:
         outputs = [o if good else None for o, good in zip(outputs, ok.tolist())]
         if len(route) == 0:
             empty = torch.zeros(0)
-            return StepResult(route.uids, route.rows, route.explored, ok, torch.zeros(features.shape[0], 0), empty, ok,
-                              math.nan, math.nan, False)
+            return StepResult(route.uids, route.rows, route.explored, ok, torch.zeros(features.shape[0], 0),
+                              empty, ok, math.nan, math.nan, False)
         step = self.trainer.train_step(spec, challenge, features, route, ok, outputs)
         scores, se2, measured = score(spec, challenge, outputs, ok, step.weights, self.config.scoring,
                                       self.trainer.generator, route.rows)
         self.stats = ema_update(self.stats, route.uids[measured], scores[measured], se2[measured],
                                 self.config.scoring.ema_alpha)
-        return StepResult(route.uids, route.rows, route.explored, ok, step.weights, scores, measured, step.loss, step.balance, step.updated)
+        return StepResult(route.uids, route.rows, route.explored, ok, step.weights, scores, measured,
+                          step.loss, step.balance, step.updated)
 
     def bounds(self) -> torch.Tensor:
         """[n_uids] lower confidence bound of each uid's contribution (what weights are made of)."""

@@ -165,7 +165,8 @@ class WeightSubmitter:
             return
         scores = np.asarray(scores, dtype=np.float64)  # scores: [n_uids]
         if not scores.any():
-            self._why_not("no-scores", block, "no miner scored yet")
+            self._why_not("no-scores", block, "no miner's score is confidently above 0 yet "
+                                              "(the bound is mean - scoring.confidence_z standard errors)")
             return
         uids, values = scores_to_u16(scores, min_allowed_weights=hp.min_allowed_weights,
                                      max_weight_limit=hp.max_weight_limit)

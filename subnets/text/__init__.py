@@ -1,1 +1,2 @@
-"""Shared text plumbing for the built-in subnets: the MiniLM tokenizer, the stdlib corpus, features."""
+"""Shared text plumbing for the built-in subnets: tokenizers (MiniLM, SmolLM2), the stdlib corpus,
+per-challenge perturbation, gate features."""

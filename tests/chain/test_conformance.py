@@ -14,7 +14,8 @@ from chain.errors import (BalanceError, ChainError, ExtrinsicError, NotRegistere
                           RateLimitError, UnsupportedError, WeightsError)
 from chain.types import RAO_PER_TAO as TAO
 from chain.types import AxonInfo
-from chain.weights import call_from_metagraph, explain_weights_rejection, scores_to_u16, weights_violation
+from chain.weights import (call_from_metagraph, explain_weights_rejection, same_refusal, scores_to_u16,
+                           weights_violation)
 
 K = Keypair.create_from_uri
 ALICE, BOB, CHARLIE, DAVE, EVE = (K(f"//{n}") for n in ("Alice", "Bob", "Charlie", "Dave", "Eve"))
@@ -293,7 +294,8 @@ def test_precheck_why_not_is_the_chains_refusal(chain_backend):
             refused = None
         except ExtrinsicError as exc:
             refused = exc.name
-        assert (predicted and predicted.error) == refused, (uids, values, version, predicted, refused)
+        assert (predicted is None and refused is None) or (predicted and same_refusal(predicted.error, refused)), \
+            (uids, values, version, predicted, refused)
         seen.add(refused)
     assert len(seen) >= 8                                   # the test covered most rules
 

@@ -52,8 +52,8 @@ def test_fan_out_returns_typed_results_in_endpoint_order():
 
 def test_body_is_encoded_once_per_query(monkeypatch):
     calls = []
-    real = envelope.encode_body
-    monkeypatch.setattr(envelope, "encode_body", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = envelope.body_parts  # the tensor views every miner's frame copies from
+    monkeypatch.setattr(envelope, "body_parts", lambda *a, **k: calls.append(1) or real(*a, **k))
 
     async def main():
         async with axons(handler=lambda call: b"") as eps, Dendrite(VALI) as d:

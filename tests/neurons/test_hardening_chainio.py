@@ -23,7 +23,8 @@ from neurons.config.schema import NeuronConfig
 from neurons.dendrite import Dendrite, Endpoint
 from neurons.localsubnet.plan import NeuronPlan
 from neurons.localsubnet.runner import LocalSubnet
-from neurons.miner import serve
+from neurons.axon import Axon
+from neurons.miner import make_forward, serve
 from neurons.validator.api import mixture_synapse, serve_api
 from neurons.validator.loop import Validator
 from neurons.wallet import DevWallet
@@ -134,10 +135,8 @@ def test_a_slow_chain_does_not_stall_the_validator_api_and_weights_are_set(net, 
         cfg = NeuronConfig(chain={"netuid": netuid, "url": "dev:" + str(tmp / "chain.sqlite")},
                            validator={"state_dir": str(tmp_path / "state"), "batch_size": 4, "api_port": 0,
                                       "api_host": IP, "api_min_stake": 1.0, "weights_interval_blocks": 1},
-                           gate={"top_k": 1})
+                           gate={"top_k": 1}, scoring={"confidence_z": 0})  # weigh from the first score
         miner_kp = hotkey("hc-m0")
-        from neurons.axon import Axon
-        from neurons.miner import make_forward
         vali = Validator(cfg, spec=spec, hotkey=hotkey("hc-vali"), chain=slow)
         ax = Axon(miner_kp, caller_info=vali.sync.caller_info, host=IP, port=0)
         ax.attach(spec.synapse, make_forward(spec, spec.miners()["bow"](0)))

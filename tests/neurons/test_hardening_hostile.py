@@ -20,7 +20,6 @@ from neurons.axon import Axon, CallerInfo
 from neurons.dendrite import Dendrite, Endpoint
 from neurons.miner import make_forward
 from neurons.validator.api import checked_output
-from protocol.codes import ReturnCode
 from subnets.registry import get
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "reliability"))

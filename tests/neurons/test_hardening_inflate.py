@@ -9,7 +9,7 @@ import gc
 import threading
 
 import torch
-from hardening_kit import TABLE, VALI, rss_bytes, send_raw, serving, signed
+from hardening_kit import TABLE, rss_bytes, send_raw, serving, signed
 from substrateinterface import Keypair
 
 from neurons.axon import CallerInfo

@@ -10,7 +10,7 @@ import gc
 
 import grpc
 import torch
-from hardening_kit import MINER, rss_bytes, serving, signed
+from hardening_kit import rss_bytes, serving, signed
 
 from protocol import envelope, service, stream
 from protocol.codes import ReturnCode

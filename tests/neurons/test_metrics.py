@@ -80,7 +80,7 @@ def test_miner_and_validator_serve_metrics_and_the_table(tmp_path):
         state = tmp_path / "state"
         cfg = NeuronConfig(chain={"url": chain.url, "netuid": sub.netuid}, subnet={"name": "text-embedding"},
                            validator={"state_dir": str(state), "batch_size": 4, "weights_interval_blocks": 1},
-                           metrics={"port": 0})
+                           metrics={"port": 0}, scoring={"confidence_z": 0})  # weigh from the first score
         v = Validator(cfg, spec=TextEmbedding(), hotkey=DevWallet("//opensubnet/v1").hotkey(), chain=chain)
         v.sync.interval_s = 0
         chain.failures = 1                    # the first step meets an unreachable chain

@@ -209,11 +209,11 @@ def test_leave_one_out_would_let_a_twin_grief_a_good_miner():
 
 
 def test_miners_answering_pure_noise_earn_almost_nothing():
-    honest = [FakeMiner(0.2 + 0.1 * i, seed=i) for i in range(16)]
+    honest = [FakeMiner(0.8 + 0.02 * i, seed=i) for i in range(16)]  # similar and noisy: each adds little
     noise = [PureNoise(100 + i) for i in range(14)]
     w = final_weights(honest + noise, 250, top_k=4)
     assert float(w[16:].max()) <= 0.005 and float(w[16:].sum()) <= 0.02, w[16:]
-    assert float(w[:3].sum()) > 0.5  # the best honest miners hold the weight
+    assert float(w[:16].sum()) > 0.98
 
 
 # -- the EMA, its bound and the weights --------------------------------------------------------------

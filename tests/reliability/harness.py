@@ -57,6 +57,17 @@ class DevSubnet:
         self.netuid = self.local.create(self.hyperparameters)
         self.local.register_all()
         self.uids = self.local.uids
+        self.grant_permits()
+
+    def grant_permits(self) -> None:
+        """Run blocks to the next epoch, which grants the staked validators their permits:
+        miners serve only permit holders by default (axon.require_validator_permit)."""
+        validators = [self.uids[p.name] for p in self.plan if p.role == "validator"]
+        for _ in range(3):
+            if all(self.chain.metagraph(self.netuid).validator_permit[u] for u in validators):
+                return
+            self.chain.advance_blocks(self.tempo + 1)
+        raise RuntimeError(f"validators {validators} hold no permit after 3 epochs")
 
     # --- processes ---------------------------------------------------------------------------
     def common_args(self) -> list[str]:

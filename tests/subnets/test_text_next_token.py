@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subnets.check import check_subnet, memorisation_warnings
-from subnets.evaluate import evaluate
 from subnets.spec import Challenge, OutOfBounds, WrongDtype, WrongShape
 from subnets.text.corpus import token_stream
 from subnets.text.lm import VOCAB_SIZE, decode
@@ -52,11 +51,18 @@ def test_sparse_mixture_equals_the_dense_definition(next_token, seed, n_miners, 
     assert torch.allclose(together, torch.stack([next_token.combine(outs, w).prob(target) for w in stack]))
 
 
-def test_responses_validate_and_bad_ones_are_rejected(next_token, next_token_miners):
-    ch = next_token.challenge(5, 4)
-    for name, miner in next_token_miners.items():
-        next_token.validate_response(miner.forward(ch.request), ch.request)
-    good = next_token_miners["ngram"].forward(ch.request)
+@pytest.fixture(scope="module")
+def answered(next_token, next_token_miners):
+    """Two challenges of 16 rows and every reference miner's answers: the LM's CPU, paid once."""
+    challenges = [next_token.challenge(seed, 16) for seed in (0, 1)]
+    return [(ch, {name: m.forward(ch.request) for name, m in next_token_miners.items()}) for ch in challenges]
+
+
+def test_responses_validate_and_bad_ones_are_rejected(next_token, answered):
+    ch, outs = answered[0]
+    for out in outs.values():
+        next_token.validate_response(out, ch.request)
+    good = outs["ngram"]
     with pytest.raises(WrongDtype):  # token ids as floats
         next_token.validate_response({**good, "token_ids": good["token_ids"].float()}, ch.request)
     with pytest.raises(OutOfBounds):
@@ -65,10 +71,9 @@ def test_responses_validate_and_bad_ones_are_rejected(next_token, next_token_min
         next_token.validate_response({**good, "logits": good["logits"][:, :3]}, ch.request)
 
 
-def test_combine_one_hot_and_gradient(next_token, next_token_miners):
-    b = 8  # the LM costs about a second of CPU per 8 rows
-    ch = next_token.challenge(6, b)
-    outs = [m.forward(ch.request) for m in next_token_miners.values()]
+def test_combine_one_hot_and_gradient(next_token, answered):
+    ch, outs = answered[1]
+    outs, b = list(outs.values()), ch.batch_size
     one_hot = torch.nn.functional.one_hot(torch.full((b,), 1), len(outs)).float()
     assert torch.allclose(next_token.combine(outs, one_hot).dense(),
                           next_token.combine([outs[1]], torch.ones(b, 1)).dense())
@@ -79,8 +84,14 @@ def test_combine_one_hot_and_gradient(next_token, next_token_miners):
     assert weights.grad.abs().sum() > 0
 
 
-def test_smollm2_beats_ngram_beats_uniform(next_token):
-    rows = {r["miner"]: r for r in evaluate(next_token, seeds=[0, 1], batch_size=16)}
+def test_smollm2_beats_ngram_beats_uniform(next_token, answered):
+    rows = {}
+    for ch, outs in answered:  # what `neuron subnet eval` computes, on the shared answers
+        for name, out in outs.items():
+            mix = next_token.combine([out], torch.ones(ch.batch_size, 1))
+            for key, v in {"loss": float(next_token.loss(mix, ch).mean()), **next_token.metric(mix, ch)}.items():
+                rows.setdefault(name, {}).setdefault(key, 0.0)
+                rows[name][key] += v / len(answered)
     assert rows["smollm2"]["loss"] < rows["ngram"]["loss"] - 2 < rows["uniform"]["loss"] - 4
     assert rows["smollm2"]["top5"] > 0.45 and rows["ngram"]["top5"] > 0.15 and rows["uniform"]["top5"] < 0.05
 
@@ -116,7 +127,7 @@ class PublicLookup:
         return {"token_ids": ids.view(-1, 1), "logits": torch.zeros(len(q), 1)}
 
 
-def test_a_table_of_the_public_corpus_scores_worse_than_the_lm(next_token, next_token_miners):
+def test_a_table_of_the_public_corpus_scores_worse_than_the_lm(next_token, answered):
     lookup, b = PublicLookup(), 16
     stream = token_stream("eval")
     ends = np.random.default_rng(0).integers(CTX, len(stream), b)  # verbatim public windows: the table knows them
@@ -124,10 +135,9 @@ def test_a_table_of_the_public_corpus_scores_worse_than_the_lm(next_token, next_
     verbatim = Challenge(0, {"context": windows[:, :CTX]}, windows[:, CTX])
     assert (lookup.forward(verbatim.request)["token_ids"][:, 0] == verbatim.target).float().mean() > 0.7
     loss = {"lookup": 0.0, "smollm2": 0.0}
-    for seed in (0, 1):  # challenges rename the code per seed: exact stretches of public text are rare
-        ch = next_token.challenge(seed, b)
-        for name, miner in (("lookup", lookup), ("smollm2", next_token_miners["smollm2"])):
-            loss[name] += float(next_token.loss(next_token.combine([miner.forward(ch.request)], torch.ones(b, 1)), ch).mean()) / 2
+    for ch, outs in answered:  # challenges rename the code per seed: exact stretches of public text are rare
+        for name, out in (("lookup", lookup.forward(ch.request)), ("smollm2", outs["smollm2"])):
+            loss[name] += float(next_token.loss(next_token.combine([out], torch.ones(b, 1)), ch).mean()) / 2
     assert loss["lookup"] > loss["smollm2"] + 2
 
 
