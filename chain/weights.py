@@ -82,7 +82,9 @@ def scores_to_u16(scores: Sequence[float] | np.ndarray, uids: Sequence[int] | No
     """
     x = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)  # x: [n]
     x = np.clip(x, 0.0, None)
-    x[x < x.max(initial=0.0) * 1e-12] = 0.0  # negligible scores would vanish in u16: count them as 0
+    if (top := x.max(initial=0.0)) > 0:
+        x = x / top  # scale to max 1: subnormal or huge scores neither underflow nor overflow below
+    x[x < 1e-12] = 0.0  # negligible scores would vanish in u16: count them as 0
     ids = np.arange(len(x)) if uids is None else np.asarray(uids, dtype=np.int64)
     if ids.shape != x.shape:
         raise ValueError(f"{len(ids)} uids for {len(x)} scores")
@@ -94,10 +96,8 @@ def scores_to_u16(scores: Sequence[float] | np.ndarray, uids: Sequence[int] | No
     if nnz == 0 and need == 0:
         return [], []
     if nnz < need:  # give a tiny share to enough zero-score uids (lowest uid first) to meet the minimum
-        top = x.max() if nnz else 1.0
         fill = [i for i in np.argsort(ids, kind="stable") if x[i] <= 0][: need - nnz]
-        x = x.copy()
-        x[fill] = top * _FILL_SHARE
+        x[fill] = _FILL_SHARE  # of the top score, which is 1 (or of nothing: then uniform)
     if max_weight_limit < U16_MAX:
         # aim one u16 step under the limit so rounding cannot push the max share over it
         limit = max(max_weight_limit - 1, 1) / U16_MAX

@@ -111,3 +111,10 @@ def test_explain_weights_rejection_reasons():
     assert "commit-reveal is on" in explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1])
     assert "too soon" in explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1], commit=True)  # commits are rate-limited
     assert explain_weights_rejection(mg, hp3, "hk0", [1, 2], [1, 1], commit=True, block=200) is None
+
+
+def test_scores_to_u16_with_subnormal_and_huge_scores():
+    # found by hypothesis: a subnormal top score made the fill share underflow to 0
+    assert scores_to_u16([0.0, 5e-324], min_allowed_weights=2)[0] == [0, 1]
+    uids, values = scores_to_u16([1e308, 1e308, 1e308])
+    assert uids == [0, 1, 2] and values == [65535] * 3
