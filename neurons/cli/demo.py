@@ -12,7 +12,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--validators", type=int, default=2, choices=(1, 2, 3), help="number of validators")
     parser.add_argument("--chain", default="auto",
                         help="auto (local runtime if a chain spec is available, else dev ledger), dev, local, or a URL")
-    parser.add_argument("--chain-spec", default=None, help="raw subtensor chain spec for the local runtime")
+    parser.add_argument("--chain-spec", default=None, help="subtensor chain spec (plain or raw) for the local runtime")
+    from chain.localnet.spec import DEFAULT_RUNTIME, KNOWN
+    parser.add_argument("--runtime", type=int, choices=sorted(KNOWN), default=DEFAULT_RUNTIME,
+                        help="which known local runtime: " + "; ".join(f"{r}: {s.description}" for r, s in KNOWN.items()))
     parser.add_argument("--epochs", type=int, default=3, help="paying epochs to run (default 3)")
     parser.add_argument("--tempo", type=int, default=10, help="blocks per epoch (default 10)")
     parser.add_argument("--block-time", type=float, default=1.0, help="seconds per block (default 1.0)")

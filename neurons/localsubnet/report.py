@@ -16,12 +16,14 @@ def neuron_rows(plan: list[NeuronPlan], uids: dict[str, int], metagraph) -> list
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    head = f"{'uid':>3}  {'role':<9} {'model':<12} {'stake TAO':>10} {'incentive':>9} {'dividends':>9} {'emission TAO':>12}"
+def format_table(rows: list[dict], unit: str = "TAO") -> str:
+    """`unit`: what stake and emission are counted in (alpha, per subnet, on dTAO runtimes)."""
+    head = (f"{'uid':>3}  {'role':<9} {'model':<12} {'stake ' + unit:>11} {'incentive':>9} {'dividends':>9} "
+            f"{'emission ' + unit:>14}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['uid']:>3}  {r['role']:<9} {r['model']:<12} {r['stake']:>10.2f} {r['incentive']:>9.4f} "
-                     f"{r['dividends']:>9.4f} {r['emission']:>12.4f}")
+        lines.append(f"{r['uid']:>3}  {r['role']:<9} {r['model']:<12} {r['stake']:>11.2f} {r['incentive']:>9.4f} "
+                     f"{r['dividends']:>9.4f} {r['emission']:>14.4f}")
     return "\n".join(lines)
 
 

@@ -29,11 +29,11 @@ SAMPLE_TEXTS = {
 }
 
 
-def choose_chain(kind: str, chain_spec: str | None, out: Path):
+def choose_chain(kind: str, chain_spec: str | None, out: Path, runtime: int):
     """(chain, url for child processes, what to stop afterwards or None, a sentence saying which)."""
     import chain as chain_mod
     if kind == "auto":
-        kind = "local" if _local_available(chain_spec) else "dev"
+        kind = "local" if _local_available(chain_spec, runtime) else "dev"
         if kind == "dev":
             log.info("no local chain runtime available (chain spec or node missing): using the dev ledger")
     if kind == "dev":
@@ -45,18 +45,19 @@ def choose_chain(kind: str, chain_spec: str | None, out: Path):
     if kind == "local":
         from chain import localnet
         was_running = localnet.status().running
-        st = localnet.start(chain_spec)
+        st = localnet.start(chain_spec, runtime=runtime)
         url = f"local:{st.port}"
         stop = None if was_running else localnet.stop
-        return chain_mod.connect(url), url, stop, f"real subtensor runtime under Chopsticks ({st.url})"
+        c = chain_mod.connect(url)
+        return c, url, stop, f"real subtensor runtime spec {c.shape.spec_version} under Chopsticks ({st.url})"
     return chain_mod.connect(kind), kind, None, kind
 
 
-def _local_available(chain_spec: str | None) -> bool:
+def _local_available(chain_spec: str | None, runtime: int) -> bool:
     from chain.localnet.spec import find_spec
     from chain.errors import ChainError
     try:
-        find_spec(chain_spec)
+        find_spec(chain_spec, runtime)
     except ChainError:
         return False
     return shutil.which("node") is not None and shutil.which("npm") is not None
@@ -71,7 +72,7 @@ def run_demo(args) -> int:
     spec = load_subnet(args.subnet)
     models = args.models.split(",") if args.models else DEFAULT_MODELS.get(spec.name, list(spec.miners()))
     plan = default_plan(models, args.validators)
-    chain, url, stop_chain, which = choose_chain(args.chain, args.chain_spec, out)
+    chain, url, stop_chain, which = choose_chain(args.chain, args.chain_spec, out, args.runtime)
     log.info("chain: %s", which)
     children = Children(out / "logs")
     try:
@@ -88,7 +89,8 @@ def run_demo(args) -> int:
         rows = neuron_rows(plan, sub.uids, final)
         print(f"\nsubnet {sub.netuid} ({args.subnet}) on the {which}, after {len(sub.records)} epochs "
               f"({time.monotonic() - t0:.0f} s):\n")
-        print(format_table(rows))
+        dtao = getattr(getattr(chain, "shape", None), "stakes_per_subnet", False)  # stake is alpha per subnet
+        print(format_table(rows, unit="alpha" if dtao else "TAO"))
         if spec.name in SAMPLE_TEXTS:
             print("\nan application's query through the validators' API (`neuron query`):")
             print("\n".join(application_query(spec, chain, sub.netuid, plan, SAMPLE_TEXTS[spec.name])))
