@@ -4,15 +4,15 @@ The real `Validator.step` (neurons/validator/loop.py) runs on the dev ledger aga
 reference miners — hashed bag-of-words and random-projection models, alternating — served by real
 axons in worker processes on loopback (real sr25519 keys, signed envelopes both ways). Every step:
 challenge (16 docstring/code pairs) → features → gate select → dendrite query → validate → gate
-training + leave-one-out scoring → EMA → weights check → atomic state save.
+training + sampled-Shapley scoring → EMA → weights check → atomic state save.
 
 Time is attributed by wrapping, per validator: `moe.select` and `moe.trainer.train_step` (gate),
 the dendrite's `query` (network: signing, the miners' own compute, transport, answer checks),
-`neurons.validator.moe.score` (scoring: combine + loss over the leave-one-out coalitions) and
+`neurons.validator.moe.score` (scoring: combine + loss over the sampled Shapley coalitions) and
 `store.save` (state save). "other" is the rest (challenge, features, response validation,
 metagraph and chain reads). Configurations, measured in alternating windows in the same run:
 
-  64 miners, all queried (top_k 64)             the full fan-out and 65 coalitions per step
+  64 miners, all queried (top_k 64)             the full fan-out, every answer scored
   64 miners, top_k 4 + 1 explored               the default routing
   64 miners, all queried, unbatched scoring     baseline for the batched coalition path
   8 miners, all queried (top_k 8)               baseline subnet (steps/s ratio column)
@@ -232,7 +232,9 @@ def summary(rows: dict, n: int) -> str:
     """The two comparisons the table holds, spelled out."""
     full, unb = rows[f"{n} miners, all queried"], rows[f"{n} miners, all queried, unbatched scoring"]
     ms = lambda r: r["ms"] * r["scoring"]
-    return (f"- Scoring {n} answers by leave-one-out ({n + 1} coalitions): {ms(full):.1f} ms/step batched vs "
+    from neurons.config.schema import NeuronConfig
+    perms = NeuronConfig().scoring.permutations
+    return (f"- Scoring {n} answers by sampled Shapley ({perms} permutations): {ms(full):.1f} ms/step batched vs "
             f"{ms(unb):.1f} ms/step looping over coalitions ({ms(unb) / ms(full):.0f}× faster); the whole step "
             f"{full['steps_s'] / unb['steps_s']:.1f}× the steps/s.\n"
             f"- With all {n} miners queried, the network (signed fan-out and the miners' own compute on the "
@@ -303,10 +305,10 @@ Command: `{cmd}` — the real `Validator.step` in this process (one torch thread
 `neuron validator` runs), on the dev ledger, against {miners} text-embedding reference miners
 (hashed bag-of-words and random projection, alternating) behind real axons in {workers} worker
 processes on loopback; {cores} cores (load average {load}: other jobs shared the machine).
-Batch of 16 challenges per step, leave-one-out scoring. Each configuration runs ~{seconds:g} s,
+Batch of 16 challenges per step, sampled-Shapley scoring (the default `scoring` section). Each configuration runs ~{seconds:g} s,
 in three alternating windows after one warm-up step. Shares are of the step's wall time:
 gate = select + online training, network = the dendrite query (signing, the miners' own compute
-on the same 2 cores, transport, answer checks), scoring = combine + loss over the leave-one-out
+on the same 2 cores, transport, answer checks), scoring = combine + loss over the Shapley
 coalitions, state save = the atomic fsynced save after every step, other = challenge, features,
 response validation, metagraph and chain reads.
 

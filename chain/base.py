@@ -48,6 +48,11 @@ class Chain(ABC):
     @abstractmethod
     def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int: ...
 
+    def stake_value(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
+        """Rao of TAO the stake is worth at the current price. Where stake is TAO (the dev ledger,
+        pre-dTAO runtimes) that is the stake itself; dTAO backends price the alpha at the pool."""
+        return self.stake(hotkey, coldkey, netuid)
+
     # --- writes ----------------------------------------------------------------------------
     @abstractmethod
     def transfer(self, signer: Keypair, dest: str, amount: int) -> None: ...

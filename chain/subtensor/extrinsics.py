@@ -9,6 +9,7 @@ A sudo call "succeeds" even when its inner call fails, so the `Sudid` event's re
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,31 @@ def dispatch_error_name(shape: RuntimeShape, err) -> str:
     return str(err)
 
 
+#: InvalidTransaction::Custom(code) of subtensor's transaction extension (dTAO runtimes check stake,
+#: balance, registration and serving before dispatch): code -> (the extension's name, the pallet error
+#: it stands for, so the typed error is the one the dispatch would raise). Codes 0-15 and 255 are the
+#: same in every runtime that has them (pallets/subtensor CustomTransactionError, 2025).
+CUSTOM_VALIDITY_ERRORS: dict[int, tuple[str, str]] = {
+    0: ("ColdkeyInSwapSchedule", "ColdkeyInSwapSchedule"),
+    1: ("StakeAmountTooLow", "AmountTooLow"),
+    2: ("BalanceTooLow", "NotEnoughBalanceToStake"),
+    3: ("SubnetDoesntExist", "SubNetworkDoesNotExist"),
+    4: ("HotkeyAccountDoesntExist", "HotKeyAccountNotExists"),
+    5: ("NotEnoughStakeToWithdraw", "NotEnoughStakeToWithdraw"),
+    6: ("RateLimitExceeded", "TxRateLimitExceeded"),
+    7: ("InsufficientLiquidity", "InsufficientLiquidity"),
+    8: ("SlippageTooHigh", "SlippageTooHigh"),
+    9: ("TransferDisallowed", "TransferDisallowed"),
+    10: ("HotKeyNotRegisteredInNetwork", "HotKeyNotRegisteredInSubNet"),
+    11: ("InvalidIpAddress", "InvalidIpAddress"),
+    12: ("ServingRateLimitExceeded", "ServingRateLimitExceeded"),
+    13: ("InvalidPort", "InvalidPort"),
+    14: ("ZeroMaxAmount", "ZeroMaxStakeAmount"),
+    15: ("InvalidRevealRound", "InvalidRevealRound"),
+    255: ("BadRequest", "BadRequest"),
+}
+
+
 def _pool_error(exc: SubstrateRequestException, what: str) -> ExtrinsicError:
     """The node refused the extrinsic before execution (bad nonce, fees, custom validity error)."""
     info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {"message": str(exc)}
@@ -55,6 +81,10 @@ def _pool_error(exc: SubstrateRequestException, what: str) -> ExtrinsicError:
                                    "already delivered it): check the chain state before retrying")
     if "pay" in low and "fee" in low:
         return error_from_name("NotEnoughBalance", f"{what}: {text}")
+    custom = re.search(r"custom error:?\s*(\d+)", low)
+    if custom and int(custom.group(1)) in CUSTOM_VALIDITY_ERRORS:
+        own, name = CUSTOM_VALIDITY_ERRORS[int(custom.group(1))]
+        return error_from_name(name, f"{what} refused by the node's transaction checks: {own} ({text})")
     return ExtrinsicError(f"{what} rejected by the node: {text}", name="InvalidTransaction",
                           hint="the runtime's transaction checks refused it (rate limit, stake or registration)")
 

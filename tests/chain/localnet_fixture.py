@@ -25,7 +25,7 @@ class _Session:
 _STATE: dict[str, _Session] = {}
 
 
-def _start(config: pytest.Config, tmp_root) -> _Session:
+def _start(config: pytest.Config, tmp_root, runtime: int) -> _Session:
     from chain.localnet import process
     from chain.localnet.bootstrap import relax_chain
     from chain.localnet.chopsticks import ChopsticksMissing
@@ -34,7 +34,7 @@ def _start(config: pytest.Config, tmp_root) -> _Session:
 
     state_dir = tmp_root / "localnet"
     try:
-        st, _ = process.start(port=process.free_port(), state_dir=state_dir, install=False)
+        st, _ = process.start(port=process.free_port(), state_dir=state_dir, install=False, runtime=runtime)
     except (ChainSpecMissing, ChopsticksMissing) as exc:
         return _Session(skip_reason=f"local runtime tests need: {exc} -> {exc.hint}")
     config.add_cleanup(lambda: process.stop(state_dir))
@@ -47,14 +47,13 @@ def _start(config: pytest.Config, tmp_root) -> _Session:
         raise
 
 
-@pytest.fixture
-def local_chain(request, tmp_path_factory):
+def _fresh_chain(request, tmp_path_factory, runtime: int):
     """A LocalChain (subtensor backend + dev_newBlock) on a chain rewound to its relaxed genesis."""
     from chain.localnet.local import LocalChain
 
-    if "session" not in _STATE:
-        _STATE["session"] = _start(request.config, tmp_path_factory.mktemp("chopsticks"))
-    session = _STATE["session"]
+    if runtime not in _STATE:
+        _STATE[runtime] = _start(request.config, tmp_path_factory.mktemp(f"chopsticks{runtime}"), runtime)
+    session = _STATE[runtime]
     if session.skip_reason:
         pytest.skip(session.skip_reason)
     chain = LocalChain(session.url)
@@ -63,3 +62,15 @@ def local_chain(request, tmp_path_factory):
         yield chain
     finally:
         chain.close()
+
+
+@pytest.fixture
+def local_chain(request, tmp_path_factory):
+    """The spec-148 runtime (May 2024), the exact-epoch one."""
+    yield from _fresh_chain(request, tmp_path_factory, 148)
+
+
+@pytest.fixture
+def local_chain_293(request, tmp_path_factory):
+    """The spec-293 runtime (July 2025, dTAO)."""
+    yield from _fresh_chain(request, tmp_path_factory, 293)

@@ -1,8 +1,12 @@
 """One behaviour, every backend: the same operations give the same observable results and the same
-typed errors on the dev ledger and on the local real runtime (spec 148 under Chopsticks).
+typed errors on the dev ledger and on the local real runtimes (spec 148 and the dTAO spec 293 under
+Chopsticks).
 
 Only `Chain` interface methods are used. Hotkeys get a little TAO first because on a real chain the
-account that signs an extrinsic must exist.
+account that signs an extrinsic must exist. Runtime differences are stated, not special-cased by
+backend: a dTAO subnet starts with its owner's hotkey at uid 0, so registrations count from the
+subnet's `n` after creation; stake is per subnet (every stake call passes the netuid, which the dev
+ledger and spec 148 ignore) and on dTAO it is alpha bought at the pool price, not the TAO spent.
 """
 from __future__ import annotations
 
@@ -46,6 +50,19 @@ def register(chain, netuid: int, *names: str) -> list[int]:
     return [chain.register(netuid, hot(n).ss58_address, K(f"//{n}")) for n in names]
 
 
+def first_uid(chain, netuid: int) -> int:
+    """The uid the next registration gets on a fresh subnet: 0, or 1 where the runtime registers the
+    owner's hotkey when the subnet is created (dTAO)."""
+    return chain.metagraph(netuid).n
+
+
+def stakes_per_subnet(chain) -> bool:
+    """The runtime keeps stake per subnet as alpha (dTAO), as its metadata says (`shape`); the dev
+    ledger has no such shape: one TAO stake per hotkey, staked by its own coldkey only."""
+    shape = getattr(chain, "shape", None)
+    return bool(shape is not None and shape.stakes_per_subnet)
+
+
 def to_next_epoch(chain, netuid: int) -> int:
     """Build blocks up to and including the next epoch block: (B + netuid + 2) % (tempo + 1) == 0."""
     tempo = chain.hyperparameters(netuid).tempo
@@ -61,23 +78,26 @@ def test_create_subnet(chain_backend):
     assert netuid not in before and netuid in c.subnets()
     assert c.hyperparameters(netuid).max_allowed_uids > 0
     mg = c.metagraph(netuid)
-    assert mg.netuid == netuid and mg.n == 0 and mg.weights.shape == (0, 0)
+    assert mg.netuid == netuid and mg.weights.shape == (mg.n, mg.n)
+    # empty, or (dTAO) only the owner's hotkey (create_subnet's default hotkey: the owner's key)
+    assert (mg.hotkeys, mg.coldkeys) in (([], []), ([BOB.ss58_address], [BOB.ss58_address]))
 
 
 def test_register_uids_in_order_idempotent_and_errors(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, tempo=10)
-    assert register(c, netuid, "Bob", "Charlie", "Dave") == [0, 1, 2]
-    assert c.register(netuid, hot("Charlie").ss58_address, CHARLIE) == 1      # idempotent
-    assert c.uid(netuid, hot("Dave").ss58_address) == 2 and c.uid(netuid, hot("Eve").ss58_address) is None
+    f = first_uid(c, netuid)
+    assert register(c, netuid, "Bob", "Charlie", "Dave") == [f, f + 1, f + 2]
+    assert c.register(netuid, hot("Charlie").ss58_address, CHARLIE) == f + 1  # idempotent
+    assert c.uid(netuid, hot("Dave").ss58_address) == f + 2 and c.uid(netuid, hot("Eve").ss58_address) is None
     before = c.balance(EVE.ss58_address)
-    assert register(c, netuid, "Eve") == [3]
+    assert register(c, netuid, "Eve") == [f + 3]
     assert c.balance(EVE.ss58_address) < before                                 # the burn
     mg = c.metagraph(netuid)
-    assert mg.n == 4 and list(mg.uids) == [0, 1, 2, 3]
-    assert mg.hotkeys == [hot(n).ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
-    assert mg.coldkeys == [K(f"//{n}").ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
-    assert np.all(np.diff(mg.block_at_registration) > 0) and mg.block_at_registration[-1] <= mg.block
+    assert mg.n == f + 4 and list(mg.uids) == list(range(f + 4))
+    assert mg.hotkeys[f:] == [hot(n).ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
+    assert mg.coldkeys[f:] == [K(f"//{n}").ss58_address for n in ("Bob", "Charlie", "Dave", "Eve")]
+    assert np.all(np.diff(mg.block_at_registration[f:]) > 0) and mg.block_at_registration[-1] <= mg.block
 
     other = c.create_subnet(ALICE)
     with pytest.raises(PermissionError_):                    # Bob's hotkey belongs to Bob's coldkey
@@ -90,10 +110,10 @@ def test_register_uids_in_order_idempotent_and_errors(chain_backend):
 def test_serve_axon(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, serving_rate_limit=0)
-    register(c, netuid, "Dave")
+    dave, = register(c, netuid, "Dave")
     fund(c, hot("Dave"), hot("Eve"))
     c.serve_axon(netuid, hot("Dave"), "127.0.0.2", 8091, version=3)
-    axon = c.metagraph(netuid).axons[0]
+    axon = c.metagraph(netuid).axons[dave]
     assert axon == AxonInfo("127.0.0.2", 8091, 4, 3) and axon.serving
     with pytest.raises(ExtrinsicError) as err:              # the runtime rejects exactly 127.0.0.1
         c.serve_axon(netuid, hot("Dave"), "127.0.0.1", 8091)
@@ -103,29 +123,46 @@ def test_serve_axon(chain_backend):
     c.set_hyperparameter(netuid, "serving_rate_limit", 50, ALICE)
     with pytest.raises(RateLimitError):
         c.serve_axon(netuid, hot("Dave"), "127.0.0.3", 8093)
-    assert c.metagraph(netuid).axons[0].port == 8091
+    assert c.metagraph(netuid).axons[dave].port == 8091
 
 
 def test_stake_unstake_and_balances(chain_backend):
+    """Stake is TAO on the dev ledger and spec 148, alpha bought from the subnet's pool on dTAO: the
+    TAO moves exactly, the stake is whatever it bought, and selling part of it pays between the
+    pool's price after and before the sale (exactly the amount where stake is TAO)."""
     c = chain_backend
     netuid = new_subnet(c, tempo=1000)                      # no epoch (no emission into the stake) in this test
-    register(c, netuid, "Bob")
+    bob, = register(c, netuid, "Bob")
     bob_hot = hot("Bob").ss58_address
     before = c.balance(BOB.ss58_address)
-    c.add_stake(BOB, bob_hot, 100 * TAO)
-    assert c.stake(bob_hot) == 100 * TAO and c.stake(bob_hot, BOB.ss58_address) == 100 * TAO
-    assert 0 <= before - c.balance(BOB.ss58_address) - 100 * TAO < FEE_TOLERANCE
-    c.remove_stake(BOB, bob_hot, 40 * TAO)
-    assert c.stake(bob_hot) == 60 * TAO
-    assert 0 <= before - c.balance(BOB.ss58_address) - 60 * TAO < 2 * FEE_TOLERANCE
-    assert c.metagraph(netuid).stake[0] == pytest.approx(60.0)
+    c.add_stake(BOB, bob_hot, 100 * TAO, netuid)
+    staked = c.stake(bob_hot, netuid=netuid)
+    assert staked > 0 and c.stake(bob_hot, BOB.ss58_address, netuid) == staked     # Bob holds all of it
+    assert 0 <= before - c.balance(BOB.ss58_address) - 100 * TAO < FEE_TOLERANCE  # the TAO spent
+    price_before = c.stake_value(bob_hot, BOB.ss58_address, netuid) / staked       # TAO per unit of stake
+    paid = c.balance(BOB.ss58_address)
+    sold = staked * 2 // 5
+    c.remove_stake(BOB, bob_hot, sold, netuid)
+    left = c.stake(bob_hot, netuid=netuid)
+    assert left == staked - sold
+    price_after = c.stake_value(bob_hot, BOB.ss58_address, netuid) / left
+    gained = c.balance(BOB.ss58_address) - paid
+    assert sold * price_after - FEE_TOLERANCE <= gained <= sold * price_before + FEE_TOLERANCE, \
+        (sold, price_after, gained, price_before)
+    assert c.metagraph(netuid).stake[bob] == pytest.approx(left / TAO)
     with pytest.raises(BalanceError):
-        c.remove_stake(BOB, bob_hot, 1000 * TAO)
+        c.remove_stake(BOB, bob_hot, 10 * left, netuid)
     with pytest.raises(BalanceError):
-        c.add_stake(BOB, bob_hot, 10**9 * TAO)
-    with pytest.raises(PermissionError_):                   # not the hotkey's coldkey
-        c.add_stake(CHARLIE, bob_hot, TAO)
-    assert c.stake(bob_hot) == 60 * TAO
+        c.add_stake(BOB, bob_hot, 10**9 * TAO, netuid)
+    if stakes_per_subnet(c):                                # dTAO: every hotkey is a delegate
+        c.add_stake(CHARLIE, bob_hot, TAO, netuid)
+        assert c.stake(bob_hot, CHARLIE.ss58_address, netuid) > 0
+        assert c.stake(bob_hot, netuid=netuid) > left
+    else:
+        with pytest.raises(PermissionError_):               # not the hotkey's coldkey
+            c.add_stake(CHARLIE, bob_hot, TAO, netuid)
+        assert c.stake(bob_hot, netuid=netuid) == left
+    assert c.stake(bob_hot, BOB.ss58_address, netuid) == pytest.approx(left, abs=2)
     stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
     c.transfer(ALICE, stranger.ss58_address, 5 * TAO)
     assert c.balance(stranger.ss58_address) == 5 * TAO
