@@ -171,48 +171,48 @@ def test_stake_unstake_and_balances(chain_backend):
 def test_set_weights_success_and_errors(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, tempo=1000, weights_rate_limit=0)   # no epoch, so no permits, in this test
-    register(c, netuid, "Bob", "Dave", "Eve")
+    bob, dave, eve = register(c, netuid, "Bob", "Dave", "Eve")
     stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
     fund(c, hot("Bob"), hot("Dave"), hot("Eve"), stranger)
     with pytest.raises(PermissionError_):                   # no permit before the first epoch
-        c.set_weights(netuid, hot("Bob"), [1, 2], [65535, 65535])
+        c.set_weights(netuid, hot("Bob"), [dave, eve], [65535, 65535])
     with pytest.raises(NotRegisteredError):
-        c.set_weights(netuid, stranger, [0], [65535])
-    c.set_weights(netuid, hot("Dave"), [1], [65535])        # a self weight needs no permit
+        c.set_weights(netuid, stranger, [bob], [65535])
+    c.set_weights(netuid, hot("Dave"), [dave], [65535])     # a self weight needs no permit
     mg = c.metagraph(netuid)
-    assert mg.weights[1, 1] == 65535 and mg.block_at_registration[1] < mg.last_update[1] <= mg.block
+    assert mg.weights[dave, dave] == 65535 and mg.block_at_registration[dave] < mg.last_update[dave] <= mg.block
     c.set_hyperparameter(netuid, "weights_rate_limit", 100, ALICE)
     with pytest.raises(RateLimitError):
-        c.set_weights(netuid, hot("Dave"), [1], [65535])
+        c.set_weights(netuid, hot("Dave"), [dave], [65535])
     c.set_hyperparameter(netuid, "weights_rate_limit", 0, ALICE)
     c.set_hyperparameter(netuid, "weights_version", 5, ALICE)
     with pytest.raises(WeightsError):
-        c.set_weights(netuid, hot("Eve"), [2], [65535], version_key=1)
-    c.set_weights(netuid, hot("Eve"), [2], [65535], version_key=5)
-    assert c.metagraph(netuid).weights[2, 2] == 65535
+        c.set_weights(netuid, hot("Eve"), [eve], [65535], version_key=1)
+    c.set_weights(netuid, hot("Eve"), [eve], [65535], version_key=5)
+    assert c.metagraph(netuid).weights[eve, eve] == 65535
 
 
 def test_weights_limits_and_scores_to_u16(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, tempo=10, weights_rate_limit=0, min_allowed_weights=2, max_weight_limit=40000)
-    register(c, netuid, "Bob", "Dave", "Eve")
+    bob, dave, eve = register(c, netuid, "Bob", "Dave", "Eve")
     fund(c, hot("Bob"))
-    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO)
+    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO, netuid)
     to_next_epoch(c, netuid)                                # permits
-    assert c.metagraph(netuid).validator_permit[0]
+    assert c.metagraph(netuid).validator_permit[bob]
     with pytest.raises(WeightsError):                       # too few weights
-        c.set_weights(netuid, hot("Bob"), [1], [65535])
+        c.set_weights(netuid, hot("Bob"), [dave], [65535])
     with pytest.raises(WeightsError):                       # 99.8% on one uid > max_weight_limit
-        c.set_weights(netuid, hot("Bob"), [1, 2], [65535, 100])
+        c.set_weights(netuid, hot("Bob"), [dave, eve], [65535, 100])
     with pytest.raises(WeightsError):
-        c.set_weights(netuid, hot("Bob"), [1, 7], [65535, 65535])
+        c.set_weights(netuid, hot("Bob"), [dave, 7], [65535, 65535])
     hp = c.hyperparameters(netuid)
-    uids, values = scores_to_u16([1.0, 0.01], uids=[1, 2], min_allowed_weights=hp.min_allowed_weights,
+    uids, values = scores_to_u16([1.0, 0.01], uids=[dave, eve], min_allowed_weights=hp.min_allowed_weights,
                                  max_weight_limit=hp.max_weight_limit)
     assert explain_weights_rejection(c.metagraph(netuid), hp, hot("Bob").ss58_address, uids, values) is None
     c.set_weights(netuid, hot("Bob"), uids, values)
-    row = c.metagraph(netuid).weights[0]
-    assert row[1] == 65535 and 0 < row[2] < 65535
+    row = c.metagraph(netuid).weights[bob]
+    assert row[dave] == 65535 and 0 < row[eve] < 65535
 
 
 def test_commit_reveal(chain_backend):
@@ -222,68 +222,74 @@ def test_commit_reveal(chain_backend):
         c.set_hyperparameter(netuid, "commit_reveal_enabled", True, ALICE)
     except UnsupportedError as exc:
         pytest.skip(f"this runtime has no commit-reveal: {exc}")
-    register(c, netuid, "Dave")
+    uid, = register(c, netuid, "Dave")                      # Dave weights himself: a self weight needs no permit
     fund(c, hot("Dave"))
     dave = hot("Dave")
     with pytest.raises(WeightsError):                       # commit-reveal on: no direct weights
-        c.set_weights(netuid, dave, [0], [65535])
+        c.set_weights(netuid, dave, [uid], [65535])
     to_next_epoch(c, netuid)                                # commit in the first block of an epoch
-    c.commit_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+    c.commit_weights(netuid, dave, [uid], [65535], salt=[7, 8, 9])
     with pytest.raises(WeightsError):                       # wrong salt, or too early
-        c.reveal_weights(netuid, dave, [0], [65535], salt=[1, 2, 3])
+        c.reveal_weights(netuid, dave, [uid], [65535], salt=[1, 2, 3])
     with pytest.raises(WeightsError):                       # too early
-        c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+        c.reveal_weights(netuid, dave, [uid], [65535], salt=[7, 8, 9])
     revealed_at = None
     for _ in range(3 * 11):
         c.advance_blocks(1)
         try:
-            c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+            c.reveal_weights(netuid, dave, [uid], [65535], salt=[7, 8, 9])
         except WeightsError:
             continue
         revealed_at = c.block()
         break
     assert revealed_at is not None, "the reveal was never accepted within 3 tempos"
-    assert c.metagraph(netuid).weights[0, 0] == 65535
+    assert c.metagraph(netuid).weights[uid, uid] == 65535
     with pytest.raises(WeightsError):                       # the commit is used up
-        c.reveal_weights(netuid, dave, [0], [65535], salt=[7, 8, 9])
+        c.reveal_weights(netuid, dave, [uid], [65535], salt=[7, 8, 9])
 
 
 def test_hyperparameters_sudo_owner_and_others(chain_backend):
     c = chain_backend
     netuid = c.create_subnet(BOB)                           # Bob owns it, Alice is sudo
     c.set_hyperparameter(netuid, "tempo", 7, ALICE)
-    c.set_hyperparameter(netuid, "weights_rate_limit", 3, BOB)
+    c.set_hyperparameter(netuid, "weights_rate_limit", 3, ALICE)
+    # the owner sets the subnet's own knobs (weights_version on every runtime; weights_rate_limit was
+    # the owner's on spec 148 but is root-only on spec 293, so it is sudo's here)
+    c.set_hyperparameter(netuid, "weights_version", 4, BOB)
     hp = c.hyperparameters(netuid)
-    assert hp.tempo == 7 and hp.weights_rate_limit == 3
+    assert hp.tempo == 7 and hp.weights_rate_limit == 3 and hp.weights_version == 4
     with pytest.raises(PermissionError_):
-        c.set_hyperparameter(netuid, "weights_rate_limit", 5, CHARLIE)
+        c.set_hyperparameter(netuid, "weights_version", 5, CHARLIE)
     with pytest.raises(PermissionError_):                   # tempo is root-only, even for the owner
         c.set_hyperparameter(netuid, "tempo", 9, BOB)
     hp = c.hyperparameters(netuid)
-    assert hp.tempo == 7 and hp.weights_rate_limit == 3
+    assert hp.tempo == 7 and hp.weights_rate_limit == 3 and hp.weights_version == 4
 
 
 def test_metagraph_after_epochs(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, tempo=10, weights_rate_limit=0, max_allowed_validators=2)
-    assert register(c, netuid, "Bob", "Charlie", "Dave", "Eve") == [0, 1, 2, 3]
+    f = first_uid(c, netuid)
+    b, ch, d, e = register(c, netuid, "Bob", "Charlie", "Dave", "Eve")
+    assert [b, ch, d, e] == [f, f + 1, f + 2, f + 3]
     fund(c, hot("Bob"), hot("Charlie"))
-    c.add_stake(BOB, hot("Bob").ss58_address, 1000 * TAO)
-    c.add_stake(CHARLIE, hot("Charlie").ss58_address, 300 * TAO)
+    c.add_stake(BOB, hot("Bob").ss58_address, 1000 * TAO, netuid)
+    c.add_stake(CHARLIE, hot("Charlie").ss58_address, 300 * TAO, netuid)
     to_next_epoch(c, netuid)
     mg = c.metagraph(netuid)
-    assert mg.validator_permit.tolist() == [True, True, False, False]   # top-2 by stake
-    c.set_weights(netuid, hot("Bob"), [2, 3], [60000, 5535])
-    c.set_weights(netuid, hot("Charlie"), [2, 3], [30000, 35535])
+    assert mg.validator_permit[f:].tolist() == [True, True, False, False]   # top-2 by stake
+    assert mg.validator_permit.sum() == 2                                   # (a dTAO owner uid has none)
+    c.set_weights(netuid, hot("Bob"), [d, e], [60000, 5535])
+    c.set_weights(netuid, hot("Charlie"), [d, e], [30000, 35535])
     to_next_epoch(c, netuid)
     mg = c.metagraph(netuid)
-    assert mg.weights[0, 2] == 65535 and mg.weights[1, 3] == 65535       # rows stored max-upscaled
-    assert mg.incentive[2] > mg.incentive[3] > 0 and mg.incentive[0] == mg.incentive[1] == 0
-    assert mg.consensus[2] > mg.consensus[3] > 0
-    assert mg.dividends[0] > mg.dividends[1] > 0 and mg.dividends[2] == mg.dividends[3] == 0
+    assert mg.weights[b, d] == 65535 and mg.weights[ch, e] == 65535       # rows stored max-upscaled
+    assert mg.incentive[d] > mg.incentive[e] > 0 and mg.incentive[b] == mg.incentive[ch] == 0
+    assert mg.consensus[d] > mg.consensus[e] > 0
+    assert mg.dividends[b] > mg.dividends[ch] > 0 and mg.dividends[d] == mg.dividends[e] == 0
     assert mg.dividends.sum() == pytest.approx(1.0, abs=1e-3) and mg.incentive.sum() == pytest.approx(1.0, abs=1e-3)
-    assert mg.validator_trust[0] > 0 and mg.validator_trust[2] == 0
-    assert mg.bonds[0, 2] > 0 and mg.bonds[1, 3] > 0
+    assert mg.validator_trust[b] > 0 and mg.validator_trust[d] == 0
+    assert mg.bonds[b, d] > 0 and mg.bonds[ch, e] > 0
     for values in (mg.consensus, mg.incentive, mg.dividends, mg.validator_trust):   # stored as u16
         assert np.allclose(values * 65535, np.round(values * 65535))
 
@@ -303,23 +309,24 @@ def test_precheck_why_not_is_the_chains_refusal(chain_backend):
     c = chain_backend
     netuid = new_subnet(c, tempo=10, weights_rate_limit=4, min_allowed_weights=2, max_weight_limit=50000,
                         max_allowed_validators=1, weights_version=2)
-    register(c, netuid, "Bob", "Dave", "Eve")
+    bob, dave, eve = register(c, netuid, "Bob", "Dave", "Eve")
     stranger = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
     fund(c, hot("Bob"), hot("Dave"), hot("Eve"), stranger)
-    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO)
-    to_next_epoch(c, netuid)                                # Bob (uid 0) gets the one permit
+    c.add_stake(BOB, hot("Bob").ss58_address, 100 * TAO, netuid)
+    to_next_epoch(c, netuid)                                # Bob gets the one permit
+    n = c.metagraph(netuid).n
     cases = [
-        (hot("Bob"), [1, 2], [65535], 2),                   # lengths differ
-        (hot("Bob"), [0, 1, 2, 1], [1, 1, 1, 1], 2),         # more weights than uids
-        (stranger, [1, 2], [1, 1], 2),                      # not registered
-        (hot("Bob"), [1, 2], [65535, 30000], 1),             # old version key
-        (hot("Dave"), [0, 2], [65535, 65535], 2),            # no permit
-        (hot("Bob"), [1, 1], [1, 1], 2),                     # duplicate uid
-        (hot("Bob"), [1, 7], [1, 1], 2),                     # no such uid
-        (hot("Bob"), [1], [65535], 2),                       # too few
-        (hot("Bob"), [1, 2], [65535, 100], 2),               # over max_weight_limit
-        (hot("Bob"), [1, 2], [65535, 40000], 2),             # accepted
-        (hot("Bob"), [1, 2], [65535, 40000], 2),             # too soon after it
+        (hot("Bob"), [dave, eve], [65535], 2),              # lengths differ
+        (hot("Bob"), list(range(n)) + [dave], [1] * (n + 1), 2),   # more weights than uids
+        (stranger, [dave, eve], [1, 1], 2),                 # not registered
+        (hot("Bob"), [dave, eve], [65535, 30000], 1),       # old version key
+        (hot("Dave"), [bob, eve], [65535, 65535], 2),       # no permit
+        (hot("Bob"), [dave, dave], [1, 1], 2),              # duplicate uid
+        (hot("Bob"), [dave, 7], [1, 1], 2),                 # no such uid
+        (hot("Bob"), [dave], [65535], 2),                   # too few
+        (hot("Bob"), [dave, eve], [65535, 100], 2),         # over max_weight_limit
+        (hot("Bob"), [dave, eve], [65535, 40000], 2),       # accepted
+        (hot("Bob"), [dave, eve], [65535, 40000], 2),       # too soon after it
     ]
     seen = set()
     for key, uids, values, version in cases:
@@ -340,7 +347,7 @@ def test_precheck_why_not_is_the_chains_refusal(chain_backend):
         c.set_hyperparameter(netuid, "commit_reveal_enabled", True, ALICE)
     except UnsupportedError:
         return                                              # spec 148: no commit-reveal
-    for key, uids, values in ((hot("Bob"), [1, 2], [65535, 40000]), (stranger, [1], [1])):
+    for key, uids, values in ((hot("Bob"), [dave, eve], [65535, 40000]), (stranger, [dave], [1])):
         mg, hp = c.metagraph(netuid), c.hyperparameters(netuid)
         predicted = weights_violation(call_from_metagraph(mg, key.ss58_address, "set", uids, values, 2,
                                                           block=c.block() + 1), hp)
