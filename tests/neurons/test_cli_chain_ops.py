@@ -2,7 +2,6 @@
 `audit`, in process through the real CLI entry point, on a real dev ledger file (manual blocks)."""
 from __future__ import annotations
 
-import os
 import re
 from types import SimpleNamespace
 
@@ -20,11 +19,7 @@ PASSWORD = "chain-ops-test-pw"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.upper().startswith("OPENSUBNET_")]:
-        monkeypatch.delenv(key)
+def env(user_home, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENSUBNET_WALLET_PASSWORD", PASSWORD)
     url = f"dev:{tmp_path / 'ledger.sqlite'}?block_time=0"
     wallet = Wallet("w", tmp_path / "home/.opensubnet/wallets")

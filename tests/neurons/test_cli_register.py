@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 
 import pytest
@@ -20,11 +19,7 @@ ALICE = Keypair.create_from_uri("//Alice")
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.upper().startswith("OPENSUBNET_")]:
-        monkeypatch.delenv(key)
+def env(user_home, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENSUBNET_WALLET_PASSWORD", PASSWORD)
     url = f"dev:{tmp_path / 'ledger.sqlite'}"
     with connect(url) as chain:

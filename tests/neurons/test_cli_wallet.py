@@ -15,13 +15,9 @@ PASSWORD = "Pa55-for-cli-tests"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.upper().startswith("OPENSUBNET_")]:
-        monkeypatch.delenv(key)
+def home(user_home, monkeypatch):
     monkeypatch.setenv("OPENSUBNET_WALLET_PASSWORD", PASSWORD)
-    return tmp_path
+    return user_home
 
 
 def read_mnemonics(path) -> dict[str, str]:
