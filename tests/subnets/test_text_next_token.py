@@ -5,11 +5,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subnets.check import check_subnet, memorisation_warnings
+from subnets.check import memorisation_warnings
 from subnets.spec import Challenge, OutOfBounds, WrongDtype, WrongShape
 from subnets.text.corpus import token_stream
 from subnets.text.lm import VOCAB_SIZE, decode
-from subnets.text_next_token.spec import CTX, FLOOR, TokenMixture
+from subnets.text_next_token.spec import CTX, FLOOR
 
 B = 32
 
