@@ -81,7 +81,8 @@ def _pool_error(exc: SubstrateRequestException, what: str) -> ExtrinsicError:
                                    "already delivered it): check the chain state before retrying")
     if "pay" in low and "fee" in low:
         return error_from_name("NotEnoughBalance", f"{what}: {text}")
-    custom = re.search(r"custom error:?\s*(\d+)", low)
+    # a node says 'Invalid Transaction' / 'Custom error: 5'; Chopsticks '{"invalid":{"custom":5}}'
+    custom = re.search(r'custom(?: error)?"?\s*:\s*(\d+)', low)
     if custom and int(custom.group(1)) in CUSTOM_VALIDITY_ERRORS:
         own, name = CUSTOM_VALIDITY_ERRORS[int(custom.group(1))]
         return error_from_name(name, f"{what} refused by the node's transaction checks: {own} ({text})")

@@ -273,8 +273,11 @@ def test_metagraph_after_epochs(chain_backend):
     b, ch, d, e = register(c, netuid, "Bob", "Charlie", "Dave", "Eve")
     assert [b, ch, d, e] == [f, f + 1, f + 2, f + 3]
     fund(c, hot("Bob"), hot("Charlie"))
+    # Charlie stakes first: on dTAO each buy raises the pool's price, so Bob's later 1000 TAO still buy
+    # the most alpha while Charlie's stays well above the alpha the miners earn in two epochs (which
+    # would otherwise take Charlie's permit at the second epoch)
+    c.add_stake(CHARLIE, hot("Charlie").ss58_address, 30 * TAO, netuid)
     c.add_stake(BOB, hot("Bob").ss58_address, 1000 * TAO, netuid)
-    c.add_stake(CHARLIE, hot("Charlie").ss58_address, 300 * TAO, netuid)
     to_next_epoch(c, netuid)
     mg = c.metagraph(netuid)
     assert mg.validator_permit[f:].tolist() == [True, True, False, False]   # top-2 by stake
@@ -283,6 +286,7 @@ def test_metagraph_after_epochs(chain_backend):
     c.set_weights(netuid, hot("Charlie"), [d, e], [30000, 35535])
     to_next_epoch(c, netuid)
     mg = c.metagraph(netuid)
+    assert mg.validator_permit[f:].tolist() == [True, True, False, False]   # the same two validators
     assert mg.weights[b, d] == 65535 and mg.weights[ch, e] == 65535       # rows stored max-upscaled
     assert mg.incentive[d] > mg.incentive[e] > 0 and mg.incentive[b] == mg.incentive[ch] == 0
     assert mg.consensus[d] > mg.consensus[e] > 0

@@ -10,7 +10,7 @@ from scalecodec.utils.ss58 import ss58_decode, ss58_encode
 from substrateinterface import Keypair
 from substrateinterface.exceptions import SubstrateRequestException
 
-from chain.errors import BalanceError, ChainError, ExtrinsicError, UnsupportedError
+from chain.errors import BalanceError, ChainError, ExtrinsicError, NotRegisteredError, UnsupportedError
 from chain.subtensor import hyperparams
 from chain.subtensor.backend import address
 from chain.subtensor.commit import commit_hash, compact, vec_u16
@@ -145,8 +145,16 @@ def test_pool_errors_are_typed():
     fees = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction",
                                                   "data": "Inability to pay some fees (e.g. account balance too low)"}), "x")
     assert isinstance(fees, BalanceError)
-    other = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction", "data": "Custom error: 3"}), "x")
-    assert type(other) is ExtrinsicError and other.name == "InvalidTransaction" and "Custom error: 3" in str(other)
+    # subtensor's transaction-extension codes become the pallet error they stand for, in the node's
+    # wording and in Chopsticks'
+    gone = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction", "data": "Custom error: 3"}), "x")
+    assert type(gone) is ExtrinsicError and gone.name == "SubNetworkDoesNotExist" and "Custom error: 3" in str(gone)
+    stake = _pool_error(SubstrateRequestException({"code": 1010, "message": '{"invalid":{"custom":5}}'}), "x")
+    assert isinstance(stake, BalanceError) and stake.name == "NotEnoughStakeToWithdraw"
+    unreg = _pool_error(SubstrateRequestException({"code": 1010, "message": '{"invalid":{"custom":10}}'}), "x")
+    assert isinstance(unreg, NotRegisteredError)
+    other = _pool_error(SubstrateRequestException({"code": 1010, "message": "Invalid Transaction", "data": "Custom error: 99"}), "x")
+    assert type(other) is ExtrinsicError and other.name == "InvalidTransaction" and "Custom error: 99" in str(other)
 
 
 def test_address_normalises_any_prefix_and_rejects_garbage():
