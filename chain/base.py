@@ -98,6 +98,11 @@ class Chain(ABC):
         raise UnsupportedError(f"{type(self).__name__} cannot list weight commits",
                                hint="commit-reveal needs the dev ledger or a subtensor runtime with commit-reveal")
 
+    def pending_extrinsics(self, ss58: str) -> int:
+        """How many extrinsics signed by `ss58` wait in the node's transaction pool, not yet in a block
+        (they may still land). A chain that applies each extrinsic at once (the dev ledger) has none."""
+        return 0
+
     def timelock_call(self) -> str | None:
         """The runtime's drand-timelocked weights commit call (`commit_timelocked_weights`, or
         `commit_crv3_weights` on spec 293), or None when it has none (hash commit-reveal only)."""

@@ -294,6 +294,14 @@ class SubtensorChain(Chain):
         self.submit("SubtensorModule", "reveal_weights", self.shape.params("SubtensorModule", "reveal_weights", args),
                     hotkey)
 
+    def pending_extrinsics(self, ss58: str) -> int:
+        # the node's next index counts the account's extrinsics in its pool; the stored nonce does not
+        # (read in this order, an extrinsic included in between counts as pending, never as neither)
+        who = address(ss58)
+        next_index = self._conn.run(lambda s: s.rpc_request("system_accountNextIndex", [who])["result"])
+        nonce = (self.query("Account", [who], pallet="System") or {}).get("nonce", 0)
+        return max(0, int(next_index) - int(nonce))
+
     def weight_commits(self, netuid: int, hotkey: str) -> list[tuple[str, int]]:
         hk, head = address(hotkey), self.block()
         out: list[tuple[str, int]] = []

@@ -11,8 +11,9 @@ Pending commits (weights, salt, hash or ciphertext, commit block) live in `weigh
 validator's state directory, written atomically (temp file, fsync, rename, fsync dir) BEFORE each
 extrinsic and after it. After a SIGKILL at any instant the record says what may be on chain and the
 chain's own commit list (`Chain.weight_commits`) says what is: a commit that landed is revealed, one
-that did not is dropped, and a new commit is never sent while one is unresolved — no lost reveal, no
-double commit. "Why not" is logged once when the reason changes, not on every call.
+still in the node's transaction pool (`Chain.pending_extrinsics`) is waited for, one that did not land
+is dropped, and a new commit is never sent while one is unresolved — no lost reveal, no double commit.
+"Why not" is logged once when the reason changes, not on every call.
 """
 from __future__ import annotations
 
@@ -252,8 +253,18 @@ class WeightSubmitter:
             return self._resolve_timelocked(hp, block)
         landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
         if p.status == "committing":                   # killed or cut off around the commit
-            p.digest = next((d for d in _candidate_digests(self.hotkey.public_key, self.netuid, p) if d in landed),
-                            p.digest)
+            candidates = _candidate_digests(self.hotkey.public_key, self.netuid, p)
+            if not any(d in landed for d in candidates):
+                # not in a block yet: it may still wait in the node's pool (a real chain builds a block
+                # every 12 s, a restart takes less); a fresh commit now would put two on chain, and the
+                # first, its record replaced, would never be revealed. Pool first, then the chain again,
+                # so a commit included in between is seen.
+                if self.chain.pending_extrinsics(self.hotkey.ss58_address):
+                    self._why_not("commit-in-pool", block, f"the commit sent at block {p.sent_at} waits in the "
+                                                           "node's transaction pool: not committing again")
+                    return True
+                landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
+            p.digest = next((d for d in candidates if d in landed), p.digest)
             if p.digest not in landed:
                 log.info("the commit sent at block %d never landed: committing afresh", p.sent_at)
                 self.state.pending = None
@@ -327,6 +338,12 @@ class WeightSubmitter:
         """The chain reveals timelocked commits itself: wait while ours is on chain, then forget it."""
         p = self.state.pending
         landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
+        if p.digest not in landed and p.status == "committing":   # maybe still in the pool (see above)
+            if self.chain.pending_extrinsics(self.hotkey.ss58_address):
+                self._why_not("commit-in-pool", block, f"the timelocked commit sent at block {p.sent_at} waits in "
+                                                       "the node's transaction pool: not committing again")
+                return True
+            landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
         if p.digest in landed:
             if p.status == "committing":
                 p.status = "committed"

@@ -1,6 +1,7 @@
 """The dTAO runtime (spec 293, July 2025) under Chopsticks, through the public `Chain` API: subnet
 creation with start_call, alpha stake per subnet and its TAO value, a price-limited stake, hash
-commit-reveal driven by the validator's WeightSubmitter, and a drand-timelocked (CRv3) commit built
+commit-reveal driven by the validator's WeightSubmitter (also across a restart while its commit still
+waits in the node's pool), and a drand-timelocked (CRv3) commit built
 with bittensor-drand, stored, then the real round-1000 pulse written to see whether the runtime
 reveals it (it does not: the runtime cannot deserialise bittensor-drand 2.0.0's ciphertext). Skips, saying what is missing, without Chopsticks or the spec (`neuron localnet fetch`)."""
 from __future__ import annotations
@@ -13,8 +14,9 @@ from substrateinterface import Keypair
 
 from chain.errors import ChainError
 from chain.subtensor import timelock
+from chain.subtensor.commit import commit_hash
 from chain.types import RAO_PER_TAO as TAO
-from neurons.validator.submit import WeightSubmitter
+from neurons.validator.submit import PendingCommit, PendingStore, SubmitterState, WeightSubmitter
 
 pytestmark = pytest.mark.localnet
 K = Keypair.create_from_uri
@@ -107,6 +109,47 @@ def test_weight_submitter_commits_then_reveals(chain293, tmp_path):
     row = c.metagraph(netuid).weights[1]
     assert row[2] == 65535 and 0 < row[3] < 65535
     assert c.weight_commits(netuid, vali.ss58_address) == []
+
+
+def test_weight_submitter_waits_for_its_commit_still_in_the_pool(chain293, tmp_path):
+    """The validator killed after its commit went out, before a block took it (a real node builds one
+    every 12 s; a restart takes less). Here Chopsticks builds blocks only when asked (Manual mode), so
+    the commit waits in its pool while the WeightSubmitter restarts: it waits for that commit instead
+    of sending a second one (whose record would replace the first, never revealed), then reveals it."""
+    c = chain293
+    netuid, vali = subnet_with_validator(c)
+    version = c.hyperparameters(netuid).weights_version
+    uids, values, salt = [2, 3], [65535, 16384], [1, 2, 3, 4, 5, 6, 7, 8]
+    digest = commit_hash(vali.public_key, netuid, uids, values, salt, version)
+    # what the first run did before the kill: the record, then the extrinsic, sent and not in a block yet
+    PendingStore(tmp_path).save(SubmitterState(PendingCommit("hash", "committing", uids, values, version, digest,
+                                                             sent_at=c.block(), salt=salt)))
+    scores = np.array([0.0, 0.0, 0.2, 0.8])              # the restart would commit other weights
+    c.rpc("dev_setBlockBuildMode", ["Manual"])
+    try:
+        xt = c._conn.run(lambda s: s.create_signed_extrinsic(
+            call=s.compose_call("SubtensorModule", "commit_weights", {"netuid": netuid, "commit_hash": digest}),
+            keypair=vali))
+        c._conn.run(lambda s: s.submit_extrinsic(xt, wait_for_inclusion=False))
+        assert c.pending_extrinsics(vali.ss58_address) == 1
+        sub = WeightSubmitter(c, netuid, vali, tmp_path, interval_blocks=11, mode="hash")   # the restart
+        sub.submit(c.metagraph(netuid), scores)
+        assert sub.why_not == "commit-in-pool" and c.weight_commits(netuid, vali.ss58_address) == []
+        c.advance_blocks(1)                               # a block takes it at last
+    finally:
+        c.rpc("dev_setBlockBuildMode", ["Instant"])
+    assert c.pending_extrinsics(vali.ss58_address) == 0
+    seen = []
+    for _ in range(30):
+        sub.submit(c.metagraph(netuid), scores)
+        seen.append(len(c.weight_commits(netuid, vali.ss58_address)))
+        if sub.state.pending is None:
+            break
+        c.advance_blocks(1)
+    assert sub.state.pending is None, "never revealed"
+    assert max(seen) == 1                                 # that one commit, revealed; never a second
+    row = c.metagraph(netuid).weights[1]
+    assert row[2] == 65535 and 0 < row[3] < 65535         # the weights of the commit in the pool
 
 
 def test_crv3_commit_is_stored_and_the_pulse_decides(chain293):

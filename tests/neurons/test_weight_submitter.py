@@ -131,6 +131,32 @@ def test_recovers_every_crash_point(subnet, tmp_path):
     assert store.load().pending is None or store.load().pending.digest != p.digest
 
 
+def test_a_commit_still_in_the_pool_is_waited_for_not_doubled(subnet, tmp_path):
+    """Killed after the commit went out, before a block took it (a real chain builds one every 12 s; a
+    restart takes less): the restart finds it neither on chain nor gone for good, so it waits for it
+    instead of committing again (two commits, the first never revealed), then reveals it."""
+    chain, netuid = subnet
+    store = PendingStore(tmp_path / "state")
+    uids, values, salt = [1, 2], [65535, 28086], [5, 6, 7]
+    digest = commit_hash(VALI.public_key, netuid, uids, values, salt, 0)
+    store.save(SubmitterState(PendingCommit("hash", "committing", uids, values, 0, digest, sent_at=chain.block(), salt=salt)))
+    in_pool = [1]
+    chain.pending_extrinsics = lambda ss58: in_pool[0] if ss58 == VALI.ss58_address else 0
+    sub = submitter(chain, netuid, tmp_path)
+    for _ in range(3):
+        sub.submit(chain.metagraph(netuid), SCORES)
+        chain.advance_blocks(1)
+    assert chain.weight_commits(netuid, VALI.ss58_address) == [] and sub.state.pending.status == "committing"
+    assert sub.why_not == "commit-in-pool"
+    chain.commit_weights(netuid, VALI, uids, values, salt)   # a block takes it at last
+    in_pool[0] = 0
+    seen = []
+    run_until(chain, netuid, sub, lambda: seen.append(len(chain.weight_commits(netuid, VALI.ss58_address)))
+              or sub.state.pending is None)
+    assert max(seen) == 1                                  # that commit, revealed; never a second one
+    assert chain.metagraph(netuid).weights[0, 2] == 28086
+
+
 def test_corrupt_record_is_a_clear_error(tmp_path):
     (tmp_path / "weights.json").write_text("{not json")
     with pytest.raises(Exception) as err:
