@@ -22,9 +22,28 @@ SS58_FORMAT = 42
 # per-uid Vec<u16> ratios stored as floor(x * 65535)
 _RATIOS = ("Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust")
 _OTHER = ("ValidatorPermit", "Active", "Emission", "LastUpdate", "PruningScores")
-_AXON_FIELDS = ["block", "version", "ip", "port", "ip_type", "protocol", "placeholder1", "placeholder2"]
-_AXON_DTYPE = np.dtype([("block", "<u8"), ("version", "<u4"), ("ip_lo", "<u8"), ("ip_hi", "<u8"), ("port", "<u2"),
-                        ("ip_type", "u1"), ("protocol", "u1"), ("p1", "u1"), ("p2", "u1")])
+_UINT = {"u8": "u1", "u16": "<u2", "u32": "<u4", "u64": "<u8"}
+_AXON_NEEDS = {"version", "ip", "port", "ip_type", "protocol"}
+
+
+def axon_dtype(mapping) -> np.dtype:
+    """The numpy layout of the runtime's SCALE-encoded AxonInfo, from its metadata's field list
+    [(name, type)] in declared order (u128 `ip` as two u64 halves): any field order the runtime
+    declares reads at numpy speed. UnsupportedError when a needed field is missing or not an integer."""
+    fields = []
+    for name, type_name in mapping or []:
+        if type_name == "u128":
+            fields += [(f"{name}_lo", "<u8"), (f"{name}_hi", "<u8")]
+        elif type_name in _UINT:
+            fields.append((name, _UINT[type_name]))
+        else:
+            raise UnsupportedError(f"this runtime's AxonInfo field {name!r} has type {type_name!r}, not an integer",
+                                   hint="update chain/subtensor/metagraph.py for this runtime version")
+    names = {n.removesuffix("_lo").removesuffix("_hi") for n, _ in fields}
+    if missing := _AXON_NEEDS - names:
+        raise UnsupportedError(f"this runtime's AxonInfo has no {sorted(missing)}: {mapping}",
+                               hint="update chain/subtensor/metagraph.py for this runtime version")
+    return np.dtype(fields)
 
 
 def _u16(x: int) -> bytes:
@@ -62,21 +81,25 @@ def _matrix(rows: list[bytes | None], n: int) -> np.ndarray:
     return m
 
 
-def _axon(data: bytes | None) -> AxonInfo | None:
-    if not data:
+def decode_axon(data: bytes | None, dtype: np.dtype) -> AxonInfo | None:
+    if not data or len(data) < dtype.itemsize:
         return None
-    a = np.frombuffer(data[:_AXON_DTYPE.itemsize], dtype=_AXON_DTYPE)[0]
-    ip = int(a["ip_hi"]) << 64 | int(a["ip_lo"])
+    a = np.frombuffer(data[:dtype.itemsize], dtype=dtype)[0]
+    ip = (int(a["ip_hi"]) << 64 | int(a["ip_lo"])) if "ip_lo" in dtype.names else int(a["ip"])
     text = str(ipaddress.IPv6Address(ip) if a["ip_type"] == 6 else ipaddress.IPv4Address(ip & 0xFFFFFFFF))
     return AxonInfo(ip=text, port=int(a["port"]), protocol=int(a["protocol"]), version=int(a["version"]))
 
 
-def _check_axon_layout(s: SubstrateInterface) -> None:
+def axon_layout_of(runtime_config, type_string: str) -> np.dtype:
+    """axon_dtype of the AxonInfo type `type_string` as a runtime's type registry declares it (field
+    types resolved to their primitives: u8 … u128)."""
+    mapping = getattr(runtime_config.get_decoder_class(type_string), "type_mapping", None) or []
+    return axon_dtype([(name, runtime_config.get_decoder_class(t).__name__.lower()) for name, t in mapping])
+
+
+def _axon_layout(s: SubstrateInterface) -> np.dtype:
     fn = s.metadata.get_metadata_pallet("SubtensorModule").get_storage_function("Axons")
-    mapping = getattr(s.runtime_config.get_decoder_class(fn.get_value_type_string()), "type_mapping", None)
-    if [f for f, _ in mapping or []] != _AXON_FIELDS:
-        raise UnsupportedError(f"this runtime's AxonInfo layout is not the known one: {mapping}",
-                               hint="update chain/subtensor/metagraph.py for this runtime version")
+    return axon_layout_of(s.runtime_config, fn.get_value_type_string())
 
 
 def _vector(values, n: int, dtype) -> np.ndarray:
@@ -102,7 +125,7 @@ def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, bloc
     hotkeys = [ss58_encode(pk, SS58_FORMAT) for pk in pks]
 
     # hotkey-keyed values: axon (netuid, hotkey), coldkey owner, stake — one more call
-    _check_axon_layout(s)
+    axon_layout = _axon_layout(s)
     axon_keys = hashed_keys(s, "SubtensorModule", "Axons", [(_u16(netuid), pk) for pk in pks])
     owner_keys = hashed_keys(s, "SubtensorModule", "Owner", [(pk,) for pk in pks])
     if shape.has_storage("SubtensorModule", "TotalHotkeyAlpha"):      # dTAO: stake is per subnet
@@ -124,7 +147,7 @@ def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, bloc
         emission=_vector(vec.get("Emission"), n, np.float64) / RAO_PER_TAO,
         last_update=_vector(vec.get("LastUpdate"), n, np.int64),
         block_at_registration=np.array([u64(raw[k]) for k in by_uid["BlockAtRegistration"]], dtype=np.int64),
-        axons=[_axon(raw[k]) for k in axon_keys],
+        axons=[decode_axon(raw[k], axon_layout) for k in axon_keys],
         weights=_matrix([raw[k] for k in by_uid["Weights"]], n), bonds=_matrix([raw[k] for k in by_uid["Bonds"]], n),
         extra={"rank": ratios["Rank"], "trust": ratios["Trust"], "active": _vector(vec.get("Active"), n, bool),
                "pruning_scores": _vector(vec.get("PruningScores"), n, np.int64), "block_hash": block_hash,

@@ -234,3 +234,60 @@ def test_u64f64_values_from_substrate_interface():
     from chain.subtensor.backend import u64f64
 
     assert u64f64({"bits": 3 << 63}) == 1.5 and u64f64(1 << 64) == 1.0 and u64f64(None) == 0.0
+
+
+# --- the metagraph's AxonInfo layout from the metadata ------------------------------------------------
+def _axon_registry():
+    """AxonInfo as the runtime declares it (the known field order, id 10) and a reordered variant with
+    a u32 field added (id 11), to check the reader follows the metadata rather than a fixed layout."""
+    from scalecodec.base import RuntimeConfigurationObject
+
+    rc = RuntimeConfigurationObject(implements_scale_info=True)
+    rc.update_type_registry(load_type_registry_preset("core"))
+
+    def portable(i, path, definition):
+        obj = rc.create_scale_object("PortableType")
+        obj.encode({"id": i, "type": {"path": path, "params": [], "def": definition, "docs": []}})
+        return obj
+
+    def struct(*fields):
+        return {"composite": {"fields": [{"name": n, "type": t, "typeName": None, "docs": []} for n, t in fields]}}
+
+    prims = [portable(i, [], {"primitive": p}) for i, p in enumerate(["u8", "u16", "u32", "u64", "u128", "bool"])]
+    u8, u16, u32, u64, u128, boolean = range(6)
+    known = struct(("block", u64), ("version", u32), ("ip", u128), ("port", u16), ("ip_type", u8), ("protocol", u8),
+                   ("placeholder1", u8), ("placeholder2", u8))
+    moved = struct(("ip", u128), ("ip_type", u8), ("port", u16), ("protocol", u8), ("version", u32),
+                   ("mechanism", u32), ("block", u64))
+    odd = struct(("version", u32), ("ip", u128), ("port", u16), ("ip_type", u8), ("protocol", u8), ("flag", boolean))
+    rc.update_from_scale_info_types(prims + [portable(10, ["AxonInfo"], known), portable(11, ["AxonInfo"], moved),
+                                             portable(12, ["AxonInfo"], odd)])
+    return rc
+
+
+@pytest.mark.parametrize("type_id", [10, 11])
+def test_axon_reader_follows_the_metadata_field_order(type_id):
+    from chain.subtensor.metagraph import axon_layout_of, decode_axon
+    from chain.types import AxonInfo
+
+    rc = _axon_registry()
+    mapping = rc.get_decoder_class(f"scale_info::{type_id}").type_mapping
+    dtype = axon_layout_of(rc, f"scale_info::{type_id}")
+    value = {"block": 77, "version": 3, "ip": int.from_bytes(bytes([127, 0, 0, 2]), "big"), "port": 8091, "ip_type": 4,
+             "protocol": 4, "placeholder1": 0, "placeholder2": 0, "mechanism": 1}
+    data = rc.create_scale_object(f"scale_info::{type_id}").encode({f: value[f] for f, _ in mapping}).data
+    assert dtype.itemsize == len(data)
+    assert decode_axon(bytes(data), dtype) == AxonInfo("127.0.0.2", 8091, 4, 3)
+    six = dict(value, ip=int.from_bytes(bytes.fromhex("20010db8000000000000000000000001"), "big"), ip_type=6)
+    data6 = rc.create_scale_object(f"scale_info::{type_id}").encode({f: six[f] for f, _ in mapping}).data
+    assert decode_axon(bytes(data6), dtype).ip == "2001:db8::1"
+    assert decode_axon(b"", dtype) is None and decode_axon(bytes(data)[:-1], dtype) is None
+
+
+def test_axon_reader_refuses_a_layout_it_cannot_read():
+    from chain.subtensor.metagraph import axon_dtype, axon_layout_of
+
+    with pytest.raises(UnsupportedError, match="flag"):
+        axon_layout_of(_axon_registry(), "scale_info::12")
+    with pytest.raises(UnsupportedError, match="port"):
+        axon_dtype([("version", "u32"), ("ip", "u128"), ("ip_type", "u8"), ("protocol", "u8")])
