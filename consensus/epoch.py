@@ -25,14 +25,15 @@ def run_epoch(inp: EpochInput, params: YumaParams | None = None) -> EpochResult:
     if p.fixed_point:
         return _fixed_result(x, p)
     n, variant = x.n, p.variant
-    owner = x.owner_uid if variant == "current" else None  # spec148 has no owner exceptions
+    owner = x.owner_uid if variant != "spec148" else None  # spec148 has no owner exceptions
+    exempt = owner if variant == "current" else None  # spec293 keeps only the owner's self-weight
 
-    threshold = p.stake_threshold if variant == "current" else 0.0
-    stake = normalized_stake(x.stake, threshold, owner)
-    new_permit = new_permits(stake, p.max_allowed_validators, owner, variant)
+    threshold = p.stake_threshold if variant != "spec148" else 0.0
+    stake = normalized_stake(x.stake, threshold, exempt)
+    new_permit = new_permits(stake, p.max_allowed_validators, exempt, variant)
     old_permit = new_permit.copy() if x.validator_permit is None else x.validator_permit.copy()
-    if owner is not None:
-        old_permit[owner] = True
+    if exempt is not None:
+        old_permit[exempt] = True
     inactive = inactive_mask(n, x.last_update, x.current_block, x.activity_cutoff)
     act = active_stake(stake, old_permit, inactive)
 
@@ -63,7 +64,7 @@ def run_epoch(inp: EpochInput, params: YumaParams | None = None) -> EpochResult:
 
     server, validator, combined = emission_shares(incentive, dividends, act, stake)
     trust = pruning = None
-    if variant == "spec148":
+    if variant in ("spec148", "spec293"):
         preranks = s @ w
         trust = np.divide(ranks, preranks, out=np.zeros(n), where=preranks > 0)
         pruning = max_upscale(combined)

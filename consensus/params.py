@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-VARIANTS = ("current", "spec148")
+VARIANTS = ("current", "spec148", "spec293")
 U16_MAX = 65535
 
 
@@ -26,9 +26,11 @@ class YumaParams:
     max_allowed_validators: int = 128
     stake_threshold: float = 0.0
     quantize_bonds: bool = False  # emulate the chain's u16 bond storage
-    variant: str = "current"  # "current" (today's chain) or "spec148" (May-2024 runtime)
+    # "current" (today's chain), "spec148" (May-2024 runtime) or "spec293" (July-2025 dTAO runtime: current's
+    # rules without the owner's permit and threshold exemptions, plus spec148's Trust and PruningScores)
+    variant: str = "current"
     la_sparse_drop: bool = True  # liquid alpha: reset bonds whose W_b entry is 0, as the sparse chain path does
-    fixed_point: bool = False  # spec148 only: the runtime's I32F32 arithmetic (inputs in rao and u16)
+    fixed_point: bool = False  # spec148/spec293 only: the runtime's I32F32 arithmetic (inputs in rao and u16)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -47,8 +49,10 @@ class YumaParams:
             raise ValueError(f"max_allowed_validators: must be a non-negative integer, got {self.max_allowed_validators!r}")
         if not (self.stake_threshold >= 0.0 and math.isfinite(self.stake_threshold)):
             raise ValueError(f"stake_threshold: must be finite and >= 0, got {self.stake_threshold!r}")
-        if self.fixed_point and self.variant != "spec148":
-            raise ValueError("fixed_point: implemented for variant='spec148' only")
+        if self.fixed_point and self.variant not in ("spec148", "spec293"):
+            raise ValueError("fixed_point: implemented for variant='spec148' and 'spec293' only")
+        if self.fixed_point and self.liquid_alpha:
+            raise ValueError("fixed_point: liquid alpha is not implemented in fixed point")
         if self.variant == "spec148" and (self.yuma3 or self.liquid_alpha):
             raise ValueError("variant: spec148 has neither Yuma3 nor liquid alpha; set yuma3=False, liquid_alpha=False")
 

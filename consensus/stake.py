@@ -28,7 +28,8 @@ def top_k(stake: np.ndarray, k: int, nonzero: bool) -> np.ndarray:
 
 
 def new_permits(stake: np.ndarray, k: int, owner_uid: int | None, variant: str) -> np.ndarray:
-    """Permits this epoch stores. current: top-k of non-zero stake + owner; spec148: plain top-k."""
+    """Permits this epoch stores. current: top-k of non-zero stake + owner; spec148: plain top-k;
+    spec293: top-k of non-zero stake (callers pass owner_uid=None)."""
     if variant == "spec148":
         return top_k(stake, k, nonzero=False)
     permit = top_k(stake, k, nonzero=True)

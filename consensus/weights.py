@@ -27,7 +27,7 @@ def masked_weights(
     w = weights[rows]  # fancy indexing copies
     w[~permit[rows]] = 0.0
     diag = np.arange(rows.shape[0])
-    keep_owner = variant == "current" and owner_uid is not None
+    keep_owner = variant in ("current", "spec293") and owner_uid is not None
     self_w = np.where(rows == owner_uid, w[diag, rows], 0.0) if keep_owner else 0.0
     w[diag, rows] = self_w
     if outdated_rows is not None:

@@ -42,6 +42,8 @@ U16 = 65535
 class Recorder:
     """One scenario on subnet `netuid` of a freshly rewound local chain."""
 
+    key_prefix = "spec148"  # hotkeys are //<key_prefix>/<scenario>/<name>
+
     def __init__(self, chain: LocalChain, name: str):
         self.chain, self.name = chain, name
         self.alice = sudo_key()
@@ -69,7 +71,7 @@ class Recorder:
 
     def register(self, *names: str) -> dict[str, int]:
         """Fund and burned-register hotkeys (coldkey //Alice) in one batch; returns their uids."""
-        new = {n: Keypair.create_from_uri(f"//spec148/{self.name}/{n}") for n in names}
+        new = {n: Keypair.create_from_uri(f"//{self.key_prefix}/{self.name}/{n}") for n in names}
         self.keys.update(new)
         calls = []
         for kp in new.values():
@@ -101,12 +103,15 @@ class Recorder:
         while not self.is_epoch(b):
             b += 1
         self.chain.advance_blocks(b - head)
-        rec = read_epoch(self.chain, self.netuid, b)
+        rec = self.read_epoch(b)
         self.epochs.append(rec)
         o = rec["outputs"]
         logging.info("%s: epoch %d at block %d (n=%d) incentive %s dividends %s", self.name, len(self.epochs), b,
                      rec["inputs"]["n"], o["Incentive"], o["Dividends"])
         return rec
+
+    def read_epoch(self, b: int) -> dict:
+        return read_epoch(self.chain, self.netuid, b)
 
     def dump(self, out_dir: Path, description: str) -> Path:
         path = out_dir / f"{self.name}.json"
@@ -295,12 +300,15 @@ SCENARIOS: dict[str, Callable[[Recorder], str]] = {
 }
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenarios to record (default: all)")
-    ap.add_argument("--chain-spec", help="raw spec-148 chain spec (default: the cache)")
+def main(argv=None, *, doc: str = __doc__, out: Path = OUT, scenarios=None, recorder=None, runtime: int = 148) -> int:
+    """Shared by scripts/record_spec293.py (its scenarios, Recorder subclass and runtime)."""
+    scenarios = SCENARIOS if scenarios is None else scenarios
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=out)
+    ap.add_argument("--only", nargs="*", choices=sorted(scenarios), help="scenarios to record (default: all)")
+    ap.add_argument("--chain-spec", help=f"raw spec-{runtime} chain spec (default: the cache)")
     args = ap.parse_args(argv)
+    args.scenarios, args.recorder, args.runtime = scenarios, recorder or Recorder, runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("chain", "substrateinterface"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -315,20 +323,21 @@ def main(argv=None) -> int:
 
 def record(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="record148-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"record{args.runtime}-") as tmp:
         state = Path(tmp)
-        st, _ = process.start(args.chain_spec, process.free_port(), state_dir=state, install=False)
+        st, _ = process.start(args.chain_spec, process.free_port(), state_dir=state, install=False,
+                              runtime=args.runtime)
         try:
             with LocalChain(st.url) as chain:
                 relax_chain(chain)
                 base = chain.block()
                 logging.info("Chopsticks up at %s, runtime spec %d, relaxed at block %d (%.1f s)",
                              st.url, chain.shape.spec_version, base, time.perf_counter() - t0)
-                for name in args.only or SCENARIOS:
+                for name in args.only or args.scenarios:
                     t1 = time.perf_counter()
                     chain.reset(base)
-                    rec = Recorder(chain, name)
-                    path = rec.dump(args.out, SCENARIOS[name](rec))
+                    rec = args.recorder(chain, name)
+                    path = rec.dump(args.out, args.scenarios[name](rec))
                     logging.info("%s: %d epochs -> %s (%d bytes, %.1f s)", name, len(rec.epochs), path,
                                  path.stat().st_size, time.perf_counter() - t1)
         finally:
