@@ -138,9 +138,10 @@ def test_cli_start_status_attach_stop(cache, capsys):
     assert cli.run(parser.parse_args(["status"])) == 1 and "not running" in capsys.readouterr().out
 
 
-def test_local_chain_fixture_skip_reason_says_what_is_missing(cache, tmp_path):
+@pytest.mark.parametrize("runtime, spec_file", [(148, "subtensor-spec148.json"), (293, "subtensor-spec293-plain.json")])
+def test_local_chain_fixture_skip_reason_says_what_is_missing(cache, tmp_path, runtime, spec_file):
     import localnet_fixture
-    session = localnet_fixture._start(config=None, tmp_root=tmp_path)   # empty cache: nothing there
+    session = localnet_fixture._start(config=None, tmp_root=tmp_path, runtime=runtime)   # empty cache: nothing there
     assert session.url is None
     assert "local runtime tests need" in session.skip_reason
-    assert "subtensor-spec148.json" in session.skip_reason and "neuron localnet fetch" in session.skip_reason
+    assert spec_file in session.skip_reason and "neuron localnet fetch" in session.skip_reason
