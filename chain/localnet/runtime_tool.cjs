@@ -16,9 +16,12 @@ const storageless = {   // genesis building reads nothing that it did not write 
   offchainSubmitTransaction: async () => false,
 };
 
+// the well-known storage key of the runtime wasm, the hex of ':code'
+const CODE_KEY = '0x' + Buffer.from(':code', 'utf8').toString('hex');
+
 function codeOf(spec) {
   const g = spec.genesis || {};
-  if (g.raw && g.raw.top && g.raw.top['0x3a636f6465']) return g.raw.top['0x3a636f6465'];
+  if (g.raw && g.raw.top && g.raw.top[CODE_KEY]) return g.raw.top[CODE_KEY];
   if (g.runtimeGenesis && g.runtimeGenesis.code) return g.runtimeGenesis.code;
   if (g.runtime && g.runtime.code) return g.runtime.code;
   throw new Error('no runtime code in the chain spec (genesis.raw.top[":code"] or genesis.runtimeGenesis.code)');
@@ -78,7 +81,7 @@ async function buildRaw(plainPath, outPath) {
   const built = await call(wasm, build, ['0x' + Buffer.concat([compact(json.length), json]).toString('hex')]);
   const top = {};
   for (const [k, v] of built.storageDiff) if (v !== null) top[k] = v;
-  top['0x3a636f6465'] = wasm;
+  top[CODE_KEY] = wasm;
   const raw = { ...spec, genesis: { raw: { top, childrenDefault: {} } } };
   fs.writeFileSync(outPath, JSON.stringify(raw));
 }

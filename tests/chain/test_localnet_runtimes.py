@@ -51,7 +51,7 @@ def test_plain_spec_gets_a_deterministic_raw_genesis_and_the_runtime_slot(cache2
     assert sha256_of(plain) == SPEC293.sha256 and is_plain(json.loads(plain.read_text()))
     raw = genesis.raw_spec(plain)
     top = json.loads(raw.read_text())["genesis"]["raw"]["top"]
-    assert top["0x3a636f6465"] == json.loads(plain.read_text())["genesis"]["runtimeGenesis"]["code"]
+    assert top["0x" + b":code".hex()] == json.loads(plain.read_text())["genesis"]["runtimeGenesis"]["code"]
     assert len(top) > 50
     first = sha256_of(raw)
     raw.unlink()
