@@ -244,6 +244,18 @@ class WeightSubmitter:
         log.info("weights committed at block %d on %d uids (%s); reveal from block %d", p.block, len(p.uids),
                  p.kind, opens)
 
+    def _in_pool(self, p, hp: Hyperparameters, block: int) -> bool:
+        """True (and "why not" logged) while a commit that is in no block yet may still land from the
+        node's transaction pool. Waited for at most its reveal period: a commit landing later could
+        not be revealed anyway, and an extrinsic stuck in the pool must not stop weights for good."""
+        if block - p.sent_at > (hp.commit_reveal_period + 1) * (hp.tempo + 1):
+            return False
+        if not self.chain.pending_extrinsics(self.hotkey.ss58_address):
+            return False
+        self._why_not("commit-in-pool", block, f"the {p.kind} commit sent at block {p.sent_at} waits in the "
+                                               "node's transaction pool: not committing again")
+        return True
+
     def _resolve_pending(self, mg: Metagraph, hp: Hyperparameters, block: int) -> bool:
         """Move the pending commit on (confirm, reveal, drop). True: this call's work is done."""
         p = self.state.pending
@@ -259,9 +271,7 @@ class WeightSubmitter:
                 # every 12 s, a restart takes less); a fresh commit now would put two on chain, and the
                 # first, its record replaced, would never be revealed. Pool first, then the chain again,
                 # so a commit included in between is seen.
-                if self.chain.pending_extrinsics(self.hotkey.ss58_address):
-                    self._why_not("commit-in-pool", block, f"the commit sent at block {p.sent_at} waits in the "
-                                                           "node's transaction pool: not committing again")
+                if self._in_pool(p, hp, block):
                     return True
                 landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
             p.digest = next((d for d in candidates if d in landed), p.digest)
@@ -339,9 +349,7 @@ class WeightSubmitter:
         p = self.state.pending
         landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
         if p.digest not in landed and p.status == "committing":   # maybe still in the pool (see above)
-            if self.chain.pending_extrinsics(self.hotkey.ss58_address):
-                self._why_not("commit-in-pool", block, f"the timelocked commit sent at block {p.sent_at} waits in "
-                                                       "the node's transaction pool: not committing again")
+            if self._in_pool(p, hp, block):
                 return True
             landed = dict(self.chain.weight_commits(self.netuid, self.hotkey.ss58_address))
         if p.digest in landed:

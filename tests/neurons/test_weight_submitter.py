@@ -157,6 +157,24 @@ def test_a_commit_still_in_the_pool_is_waited_for_not_doubled(subnet, tmp_path):
     assert chain.metagraph(netuid).weights[0, 2] == 28086
 
 
+def test_an_extrinsic_stuck_in_the_pool_does_not_stop_weights_for_good(subnet, tmp_path):
+    """Something of the hotkey's that never leaves the pool (a nonce gap, a low-priority extrinsic):
+    past the commit's reveal period a commit landing could not be revealed anyway, so it commits afresh."""
+    chain, netuid = subnet
+    store = PendingStore(tmp_path / "state")
+    uids, values, salt = [1, 2], [65535, 28086], [5, 6, 7]
+    digest = commit_hash(VALI.public_key, netuid, uids, values, salt, 0)
+    store.save(SubmitterState(PendingCommit("hash", "committing", uids, values, 0, digest, sent_at=chain.block(), salt=salt)))
+    chain.pending_extrinsics = lambda ss58: 1                # stuck forever
+    sub = submitter(chain, netuid, tmp_path)
+    sub.submit(chain.metagraph(netuid), SCORES)
+    assert sub.why_not == "commit-in-pool"
+    hp = chain.hyperparameters(netuid)
+    chain.advance_blocks((hp.commit_reveal_period + 1) * (hp.tempo + 1) + 1)
+    run_until(chain, netuid, sub, lambda: len(chain.weight_commits(netuid, VALI.ss58_address)) == 1)
+    assert sub.state.pending.digest != digest               # a fresh commit, not the lost one
+
+
 def test_corrupt_record_is_a_clear_error(tmp_path):
     (tmp_path / "weights.json").write_text("{not json")
     with pytest.raises(Exception) as err:
