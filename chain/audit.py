@@ -5,8 +5,10 @@ The epoch of block B runs in B's on_initialize, before B's extrinsics, so its in
 storage at B-1 (weights, stake, bonds, permits, last_update, block_at_registration, hyperparameters,
 the pending emission) and its outputs are the storage at B. Each backend hands both over as an
 `EpochRecord` (`Chain.epoch_record`): the subtensor backend reads historical state, the dev ledger
-keeps its latest epoch. For the spec-148 rules the recomputation uses the runtime's own I32F32
-arithmetic (`fixed_point=True`), so the goal is exact equality of every stored value.
+keeps its latest epoch. The record names the rules (`consensus` variant) its chain runs. For the
+spec-148 and spec-293 rules the recomputation uses the runtime's own I32F32 arithmetic
+(`fixed_point=True`; liquid alpha has no fixed-point path and is recomputed in float64), so the
+goal is exact equality of every stored value.
 """
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chain.errors import UnsupportedError
 from chain.types import Hyperparameters
 
-#: what the spec-148 epoch stores, in storage names; u16 except ValidatorPermit/Active (bool),
-#: Emission (rao) and Bonds ((n, n) u16)
-STORED = ("Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust", "PruningScores",
+#: what an epoch stores, in storage names (each runtime a subset); u16 except ValidatorPermit/Active
+#: (bool), Emission (rao) and Bonds ((n, n) u16)
+STORED = ("StakeWeight", "Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust", "PruningScores",
           "ValidatorPermit", "Active", "Emission", "Bonds")
+#: AlphaValues (u16 low, high) a subnet starts with
+DEFAULT_ALPHA_VALUES = (45875, 58982)
 
 
 @dataclass
@@ -29,7 +32,7 @@ class EpochRecord:
     netuid: int
     block: int
     hotkeys: list[str]                 # (n,)
-    stake: np.ndarray                  # (n,) int64 rao
+    stake: np.ndarray                  # (n,) int64 rao the epoch weighs (dTAO: alpha + TaoWeight x root stake)
     weights: np.ndarray                # (n, n) raw u16
     bonds: np.ndarray                  # (n, n) raw u16
     validator_permit: np.ndarray       # (n,) bool, the permits the epoch read
@@ -38,6 +41,9 @@ class EpochRecord:
     hyperparameters: Hyperparameters
     rao_emission: int                  # pending emission the epoch drained
     stored: dict[str, np.ndarray]      # STORED name -> what the chain stored at `block`
+    variant: str = "spec148"           # the consensus rules the chain ran (consensus.params.VARIANTS)
+    owner_uid: int | None = None       # the subnet owner's hotkey's uid, if registered
+    alpha_values: tuple[int, int] = DEFAULT_ALPHA_VALUES  # liquid alpha's (low, high), u16
 
 
 @dataclass
@@ -77,32 +83,47 @@ class AuditReport:
         return "\n".join(lines)
 
 
+def epoch_params(rec: EpochRecord, *, fixed_point: bool = True) -> tuple:
+    """(EpochInput, YumaParams) of the record: its rules, in the runtime's fixed point where we have it."""
+    from consensus import EpochInput, YumaParams
+
+    hp, variant = rec.hyperparameters, rec.variant
+    legacy = variant == "spec148"               # no Yuma3, liquid alpha, bonds penalty, threshold or owner
+    liquid = hp.liquid_alpha and not legacy
+    fixed = fixed_point and variant in ("spec148", "spec293") and not liquid
+    yuma3 = hp.yuma3 and not legacy
+    bonds = np.asarray(rec.bonds, dtype=np.float64)
+    inputs = EpochInput(
+        stake=np.asarray(rec.stake, dtype=np.float64), weights=rec.weights,
+        bonds=bonds / 65535 if yuma3 and not fixed else bonds,   # Yuma3 in float: bonds as proportions
+        validator_permit=rec.validator_permit, last_update=rec.last_update,
+        block_at_registration=rec.block_at_registration, current_block=rec.block, activity_cutoff=hp.activity_cutoff,
+        last_tempo=None if legacy else rec.block - hp.tempo, owner_uid=None if legacy else rec.owner_uid)
+    params = YumaParams(
+        variant=variant, fixed_point=fixed, kappa=hp.kappa / 65535, bonds_moving_average=float(hp.bonds_moving_average),
+        max_allowed_validators=hp.max_allowed_validators, quantize_bonds=not fixed and not legacy,
+        **({} if legacy else dict(
+            bonds_penalty=hp.bonds_penalty / 65535, yuma3=yuma3, liquid_alpha=liquid,
+            alpha_low=rec.alpha_values[0] / 65535, alpha_high=rec.alpha_values[1] / 65535,
+            alpha_sigmoid_steepness=float(hp.alpha_sigmoid_steepness), stake_threshold=float(hp.min_allowed_stake))))
+    return inputs, params
+
+
 def recompute(rec: EpochRecord, *, fixed_point: bool = True) -> dict[str, np.ndarray]:
-    """Every STORED field as our spec-148 epoch computes it from the record's inputs."""
-    from consensus import EpochInput, YumaParams, emission_amounts, run_epoch, stored_u16
+    """Every STORED field as our epoch, under the record's rules, computes it from the record's inputs."""
+    from consensus import emission_amounts, run_epoch, stored_u16
     from consensus.stake import inactive_mask
 
-    hp = rec.hyperparameters
-    inputs = EpochInput(
-        stake=np.asarray(rec.stake, dtype=np.float64), weights=rec.weights, bonds=rec.bonds,
-        validator_permit=rec.validator_permit, last_update=rec.last_update,
-        block_at_registration=rec.block_at_registration, current_block=rec.block, activity_cutoff=hp.activity_cutoff)
-    params = YumaParams(variant="spec148", fixed_point=fixed_point, kappa=hp.kappa / 65535,
-                        bonds_moving_average=float(hp.bonds_moving_average),
-                        max_allowed_validators=hp.max_allowed_validators)
-    res = run_epoch(inputs, params)
+    res = run_epoch(*epoch_params(rec, fixed_point=fixed_point))
     ours = {k: np.asarray(v) for k, v in stored_u16(res).items()}
     n = len(rec.hotkeys)
-    ours["Active"] = ~inactive_mask(n, np.asarray(rec.last_update), rec.block, hp.activity_cutoff)
+    ours["Active"] = ~inactive_mask(n, np.asarray(rec.last_update), rec.block, rec.hyperparameters.activity_cutoff)
     ours["Emission"] = emission_amounts(res.combined_share, int(rec.rao_emission)).astype(np.int64)
     return ours
 
 
 def audit_epoch(chain, netuid: int, epoch_block: int | None = None, *, fixed_point: bool = True) -> AuditReport:
     """Recompute the epoch of `epoch_block` (default: the latest) and compare every stored field."""
-    if chain.yuma_variant != "spec148":
-        raise UnsupportedError(f"the audit reproduces the spec-148 epoch; this runtime's epoch is {chain.yuma_variant!r}",
-                               hint="audit a pre-dTAO runtime (the local runtime, `--chain local`) or the dev ledger (dev:PATH)")
     rec = chain.epoch_record(netuid, epoch_block)
     ours = recompute(rec, fixed_point=fixed_point)
     n = len(rec.hotkeys)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class Chain(ABC):
     url: str
-    #: consensus variant the chain's epoch follows: "current" or "spec148"
+    #: consensus variant the chain's epoch follows (consensus.params.VARIANTS)
     yuma_variant: str = "current"
 
     # --- reads -----------------------------------------------------------------------------
@@ -40,7 +40,9 @@ class Chain(ABC):
     def hyperparameters(self, netuid: int) -> Hyperparameters: ...
 
     @abstractmethod
-    def metagraph(self, netuid: int, block: int | None = None) -> Metagraph: ...
+    def metagraph(self, netuid: int, block: int | None = None, mechid: int = 0) -> Metagraph:
+        """The subnet at the head (or `block`); Incentive, LastUpdate, Weights and Bonds of mechanism
+        `mechid` where the runtime has mechanisms (0: the default)."""
 
     @abstractmethod
     def balance(self, ss58: str) -> int: ...

@@ -43,6 +43,11 @@ class Hyperparameters:
     max_registrations_per_block: int = 1
     target_registrations_per_interval: int = 2
     serving_rate_limit: int = 50
+    # the epoch's rules on dTAO runtimes (older runtimes lack them and keep these defaults)
+    bonds_penalty: int = U16_MAX             # u16: 0 = bonds from unclipped weights, 65535 = from clipped
+    yuma3: bool = False
+    liquid_alpha: bool = False
+    alpha_sigmoid_steepness: int = 1000
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

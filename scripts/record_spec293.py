@@ -8,7 +8,8 @@ state; a new subnet (tempo 10, start_call done; the owner's hotkey //Alice sits 
 commit-reveal off so weights are set directly. For every epoch block B the epoch's inputs as stored
 at B-1 and its outputs as stored at B (raw storage values, u16 vectors as stored).
 
-Inputs the spec-293 epoch reads (pallets/subtensor/src/epoch/run_epoch.rs `epoch`): per uid the
+The reader is the audit's (chain/subtensor/epoch.py `read_raw`). Inputs the spec-293 epoch reads
+(pallets/subtensor/src/epoch/run_epoch.rs `epoch`): per uid the
 alpha stake on the subnet (TotalHotkeyAlpha; no child keys here), the TAO stake (TotalHotkeyAlpha on
 root) and the global TaoWeight (u64, x / u64::MAX), the global StakeThreshold, the owner's uid
 (SubnetOwnerHotkey), weights, bonds, permits, LastUpdate, BlockAtRegistration, and the hyperparameters
@@ -28,19 +29,11 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from record_spec148 import TAO, Recorder, _ints, _rows, main  # noqa: E402
+from record_spec148 import TAO, Recorder, main  # noqa: E402
+
+from chain.subtensor.epoch import read_raw  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "consensus" / "recordings293"
-VECTORS = ("StakeWeight", "Active", "Emission", "Rank", "Trust", "Consensus", "Incentive", "Dividends",
-           "PruningScores", "ValidatorTrust", "ValidatorPermit")
-HYPER = {"kappa": "Kappa", "bonds_penalty": "BondsPenalty", "bonds_moving_average": "BondsMovingAverage",
-         "yuma3": "Yuma3On", "liquid_alpha": "LiquidAlphaOn", "alpha_sigmoid_steepness": "AlphaSigmoidSteepness",
-         "max_allowed_validators": "MaxAllowedValidators", "activity_cutoff": "ActivityCutoff", "tempo": "Tempo",
-         "bonds_reset": "BondsResetOn"}
-
-
-def _int(v) -> int:
-    return int(v or 0)
 
 
 class Recorder293(Recorder):
@@ -63,36 +56,7 @@ class Recorder293(Recorder):
         self.submit("Utility", "batch_all", {"calls": calls}, self.alice)
 
     def read_epoch(self, b: int) -> dict:
-        return read_epoch293(self.chain, self.netuid, b)
-
-
-def read_epoch293(chain, netuid: int, b: int) -> dict:
-    """Inputs of the epoch of block b (storage at b-1) and its stored outputs (storage at b)."""
-    pre = chain.metagraph(netuid, block=b - 1)
-    n = pre.n
-    q = lambda item, params=None, at=b - 1: chain.query(item, params or [], block=at)  # noqa: E731
-    if _int(q("SubnetworkN", [netuid], b)) != n:
-        raise RuntimeError(f"subnet size changed inside epoch block {b}")
-    owner_hot = q("SubnetOwnerHotkey", [netuid])
-    owner_uid = chain.query("Uids", [netuid, owner_hot], block=b - 1) if owner_hot else None
-    alpha_low, alpha_high = q("AlphaValues", [netuid])
-    inputs = {
-        "n": n, "current_block": b, "owner_uid": owner_uid,
-        "alpha_stake": _ints(pre.extra["stake_rao"]),
-        "tao_stake": [_int(q("TotalHotkeyAlpha", [hk, 0])) for hk in pre.hotkeys],
-        "tao_weight": _int(q("TaoWeight")), "stake_threshold": _int(q("StakeThreshold")),
-        "weights": _rows(pre.weights, n), "bonds": _rows(pre.bonds, n),
-        "validator_permit": _ints(pre.validator_permit), "last_update": _ints(pre.last_update),
-        "block_at_registration": _ints(pre.block_at_registration),
-        **{k: _int(q(item, [netuid])) for k, item in HYPER.items()},
-        "alpha_low": int(alpha_low), "alpha_high": int(alpha_high),
-        "pending_emission": _int(q("PendingEmission", [netuid])),
-        "pending_alpha_swapped": _int(q("PendingAlphaSwapped", [netuid])),
-    }
-    outputs = {k: [int(v) for v in (q(k, [netuid], b) or [])][:n] for k in VECTORS}
-    post = chain.metagraph(netuid, block=b)
-    outputs["Bonds"] = _rows(post.bonds, n)
-    return {"block": b, "inputs": inputs, "outputs": outputs}
+        return read_raw(self.chain, self.netuid, b)
 
 
 # --- scenarios ----------------------------------------------------------------------------------

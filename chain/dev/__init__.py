@@ -13,13 +13,15 @@ them and each is built exactly once (the builder holds the write lock and re-rea
 - block_time 0 (`dev:PATH?block_time=0`, or `DevChain(path)` in code): every extrinsic lands in a
   new block, like Chopsticks' instant mode; `advance_blocks(n)` builds empty blocks (tests).
 New subnets get the local chain's hyperparameters (chain/local_subnet.py: tempo 10, no weights or
-serving rate limit, registrations back to back).
-Each block runs the spec-148 block step (chain/dev/blocks.py): the Yuma epoch (consensus.run_epoch,
-spec148 variant, the runtime's fixed point) every tempo, results stored as the chain stores them
-(u16, Active, Emission), emission paid as stake, and the epoch's inputs kept for `neuron audit`.
-What the ledger does not model: fees, delegation/nominators, stake rate limits, burn adjustment,
-the registration interval limit, the root network (every subnet gets `emission_per_block`), and
-historical state (metagraph(block=…) only for the head).
+serving rate limit, registrations back to back, commit-reveal on with a one-epoch reveal period).
+Each block runs the block step (chain/dev/blocks.py): the Yuma epoch (consensus.run_epoch, variant
+"current": today's rules, with Yuma3, liquid alpha and the bonds penalty as per-subnet hyperparameters)
+every tempo, results stored as the chain stores them (u16, Active, Emission), emission paid as stake on
+the subnet, and the epoch's inputs kept for `neuron audit`. Stake is per subnet, as on dTAO; stake
+added without a netuid is root stake, which counts on every subnet at full weight (TaoWeight 1).
+What the ledger does not model: fees, pools and prices (alpha is staked 1:1 for TAO), delegation/
+nominators, stake rate limits, burn adjustment, the registration interval limit, root weights (every
+subnet gets `emission_per_block`), and historical state (metagraph(block=…) only for the head).
 """
 from chain.dev.ledger import DevChain
 

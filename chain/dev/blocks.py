@@ -3,7 +3,8 @@
 Per block B, as the spec-148 runtime's generate_emission: every subnet accrues `emission_per_block`
 (less the owner's cut, paid to the owner coldkey); then subnets whose epoch falls on B
 (`(B + netuid + 2) % (tempo + 1) == 0`) run it on the storage left by block B-1, draining all their
-pending emission, B's included. The epoch runs the runtime's I32F32 arithmetic, stores what the
+pending emission, B's included. The epoch follows today's rules (VARIANT: Yuma3, liquid alpha and the
+bonds penalty per subnet, the owner's exemptions, stake per subnet plus root stake), stores what the
 runtime stores (u16 values, permits, Active, Emission in rao) and keeps its inputs for the audit
 (table `epochs`, the latest epoch per subnet). Stretches of blocks without an epoch are applied in
 one step, so catching up hours of real-time blocks costs one transaction per epoch, not one per block.
@@ -23,6 +24,8 @@ from chain.dev.store import Store, dense, encode_row
 from chain.types import U16_MAX, Hyperparameters
 
 log = logging.getLogger(__name__)
+#: the rules the dev ledger's epoch follows (consensus.params.VARIANTS): today's chain's
+VARIANT = "current"
 OWNER_CUT = 11796  # u16 share of each block's emission paid to the subnet owner (SubnetOwnerCut)
 
 
@@ -83,9 +86,10 @@ def _accrue(db: sqlite3.Connection, netuid: int, blocks: int, emission_per_block
 
 
 def run_epoch(db: sqlite3.Connection, netuid: int, block: int) -> None:
-    """One Yuma epoch of `netuid` at `block` (consensus.run_epoch, spec-148 rules in the runtime's
-    fixed point); results stored as the chain stores them, emission paid into the hotkeys' stake (their
-    owner coldkey's share), inputs and outputs kept in `epochs` for the audit."""
+    """One Yuma epoch of `netuid` at `block` (consensus.run_epoch under today's rules, variant
+    "current", with the subnet's Yuma3, liquid alpha and bonds penalty); results stored as the chain
+    stores them, emission paid into the hotkeys' stake on the subnet (their owner coldkey's), inputs and
+    outputs kept in `epochs` for the audit."""
     from chain.audit import recompute  # lazy: consensus
 
     hp = state.hparams(db, netuid)
@@ -93,8 +97,8 @@ def run_epoch(db: sqlite3.Connection, netuid: int, block: int) -> None:
     db.execute("UPDATE subnets SET pending=0, last_epoch=? WHERE netuid=?", (block, netuid))
     rows = db.execute(
         "SELECT n.uid, n.hotkey, n.coldkey, n.registered, n.last_update, n.permit, n.weights, n.bonds, "
-        "(SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey) "
-        "FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (netuid,)).fetchall()
+        "(SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey AND s.netuid IN (n.netuid, ?)) "
+        "FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (state.ROOT, netuid)).fetchall()
     n = len(rows)
     if n == 0:
         return
@@ -105,7 +109,8 @@ def run_epoch(db: sqlite3.Connection, netuid: int, block: int) -> None:
         validator_permit=np.array([bool(r[5]) for r in rows]),
         last_update=np.array([r[4] for r in rows], dtype=np.int64),
         block_at_registration=np.array([r[3] for r in rows], dtype=np.int64),
-        hyperparameters=hp, rao_emission=int(pending), stored={})
+        hyperparameters=hp, rao_emission=int(pending), stored={}, variant=VARIANT,
+        owner_uid=state.uid_of(db, netuid, owner_hotkey) if (owner_hotkey := state.subnet_owner(db, netuid)[1]) else None)
     out = recompute(rec)
     rec.stored = out
     bond_rows = [encode_row([(int(j), int(row[j])) for j in np.flatnonzero(row)]) for row in out["Bonds"]]
@@ -113,11 +118,11 @@ def run_epoch(db: sqlite3.Connection, netuid: int, block: int) -> None:
     for i, r in enumerate(rows):
         db.execute("UPDATE neurons SET consensus=?, incentive=?, dividends=?, validator_trust=?, rank=?, trust=?, "
                    "pruning=?, active=?, emission=?, permit=?, bonds=? WHERE netuid=? AND uid=?",
-                   (*(int(out[k][i]) for k in ("Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank",
-                                               "Trust", "PruningScores", "Active")),
+                   (*(int(out[k][i]) if k in out else 0 for k in ("Consensus", "Incentive", "Dividends", "ValidatorTrust",
+                                                                   "Rank", "Trust", "PruningScores", "Active")),
                     emission[i], int(out["ValidatorPermit"][i]), bond_rows[i], netuid, r[0]))
         if emission[i] > 0:  # paid into the hotkey's stake, owned by its coldkey (no nominators here)
-            state.change_stake(db, r[1], r[2], emission[i], minted=True)
+            state.change_stake(db, r[1], r[2], emission[i], netuid, minted=True)
     db.execute("INSERT INTO epochs(netuid, block, record) VALUES(?,?,?) ON CONFLICT(netuid) DO UPDATE SET "
                "block=excluded.block, record=excluded.record", (netuid, block, encode_record(rec)))
     log.debug("epoch netuid %d block %d: %d uids, %d rao paid", netuid, block, n, sum(emission))
@@ -132,7 +137,7 @@ def encode_record(rec: EpochRecord) -> bytes:
     arrays = {f"in_{k}": np.asarray(getattr(rec, k)) for k in _ARRAYS}
     arrays.update({f"out_{k}": np.asarray(v) for k, v in rec.stored.items()})
     meta = {"netuid": rec.netuid, "block": rec.block, "hotkeys": rec.hotkeys, "rao_emission": int(rec.rao_emission),
-            "hyperparameters": rec.hyperparameters.as_dict()}
+            "hyperparameters": rec.hyperparameters.as_dict(), "variant": rec.variant, "owner_uid": rec.owner_uid}
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     return buf.getvalue()
 
@@ -142,6 +147,7 @@ def decode_record(blob: bytes) -> EpochRecord:
         meta = json.loads(z["meta"].tobytes().decode())
         return EpochRecord(
             netuid=meta["netuid"], block=meta["block"], hotkeys=meta["hotkeys"], rao_emission=meta["rao_emission"],
-            hyperparameters=Hyperparameters(**meta["hyperparameters"]),
+            hyperparameters=Hyperparameters(**meta["hyperparameters"]), variant=meta.get("variant", "spec148"),
+            owner_uid=meta.get("owner_uid"),
             stored={k[4:]: z[k] for k in z.files if k.startswith("out_")},
             **{k: z[f"in_{k}"] for k in _ARRAYS})

@@ -23,7 +23,8 @@ MAX_UNREVEALED_COMMITS = 10
 OWNER_SETTABLE = {
     "min_allowed_weights", "max_weight_limit", "weights_rate_limit", "weights_version", "commit_reveal_enabled",
     "commit_reveal_period", "activity_cutoff", "immunity_period", "kappa", "bonds_moving_average",
-    "registration_allowed", "serving_rate_limit", "min_allowed_stake",
+    "registration_allowed", "serving_rate_limit", "min_allowed_stake", "bonds_penalty", "yuma3", "liquid_alpha",
+    "alpha_sigmoid_steepness",
 }
 
 
@@ -108,7 +109,9 @@ def serve_axon(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, ip:
                "WHERE netuid=? AND uid=?", (str(addr), int(port), int(protocol), int(version), block, netuid, uid))
 
 
-def _staking_checks(db: sqlite3.Connection, coldkey: str, hotkey: str, amount: int) -> None:
+def _staking_checks(db: sqlite3.Connection, coldkey: str, hotkey: str, amount: int, netuid: int) -> None:
+    if netuid != state.ROOT:
+        state.hparams(db, netuid)  # SubNetworkDoesNotExist
     if amount <= 0:
         raise ChainError(f"stake amount must be positive (got {amount})", hint="amounts are in rao (1 TAO = 1e9)")
     owner = state.owner_of(db, hotkey)
@@ -118,18 +121,18 @@ def _staking_checks(db: sqlite3.Connection, coldkey: str, hotkey: str, amount: i
         raise error_from_name("NonAssociatedColdKey", f"hotkey {hotkey} belongs to {owner}")
 
 
-def add_stake(db: sqlite3.Connection, block: int, coldkey: str, hotkey: str, amount: int) -> None:
-    _staking_checks(db, coldkey, hotkey, amount)
+def add_stake(db: sqlite3.Connection, block: int, coldkey: str, hotkey: str, amount: int, netuid: int) -> None:
+    _staking_checks(db, coldkey, hotkey, amount, netuid)
     state.withdraw(db, coldkey, amount, "NotEnoughBalanceToStake")
-    state.change_stake(db, hotkey, coldkey, amount)
+    state.change_stake(db, hotkey, coldkey, amount, netuid)
 
 
-def remove_stake(db: sqlite3.Connection, block: int, coldkey: str, hotkey: str, amount: int) -> None:
-    _staking_checks(db, coldkey, hotkey, amount)
-    have = state.stake_of(db, hotkey, coldkey)
+def remove_stake(db: sqlite3.Connection, block: int, coldkey: str, hotkey: str, amount: int, netuid: int) -> None:
+    _staking_checks(db, coldkey, hotkey, amount, netuid)
+    have = state.stake_of(db, hotkey, coldkey, netuid)
     if amount > have:
-        raise error_from_name("NotEnoughStakeToWithdraw", f"has {have} rao staked")
-    state.change_stake(db, hotkey, coldkey, -amount)
+        raise error_from_name("NotEnoughStakeToWithdraw", f"has {have} rao staked on subnet {netuid}")
+    state.change_stake(db, hotkey, coldkey, -amount, netuid)
     state.deposit(db, coldkey, amount)
 
 
@@ -138,7 +141,7 @@ def _weights_call(db: sqlite3.Connection, block: int, netuid: int, hotkey: str, 
     uid = state.uid_of(db, netuid, hotkey)
     last_update, permit = (0, False) if uid is None else tuple(state.neuron(db, netuid, uid)[3:5])
     return WeightsCall(kind=kind, netuid=netuid, n=state.subnet_n(db, netuid), uid=uid,
-                       stake=state.stake_of(db, hotkey) if uid is not None else 0, permit=bool(permit),
+                       stake=state.stake_weight(db, hotkey, netuid) if uid is not None else 0, permit=bool(permit),
                        last_update=int(last_update or 0), block=block, uids=tuple(int(u) for u in uids),
                        values=tuple(int(v) for v in values), version_key=int(version_key))
 

@@ -68,7 +68,7 @@ class DevChain(Chain):
     per block per subnet; lock_cost — rao burned by create_subnet. New subnets get the local chain's
     hyperparameters (chain.local_subnet.LOCAL_SUBNET)."""
 
-    yuma_variant = "spec148"
+    yuma_variant = "current"
 
     def __init__(self, path: str | None = None, *, new_block_time: float = 0.0, **kw):
         path, opts = _parse(path, kw)
@@ -189,7 +189,10 @@ class DevChain(Chain):
         with self.store.read() as db:
             return state.hparams(db, netuid)
 
-    def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
+    def metagraph(self, netuid: int, block: int | None = None, mechid: int = 0) -> Metagraph:
+        if mechid:
+            raise UnsupportedError(f"the dev ledger has one mechanism per subnet, not mechanism {mechid}",
+                                   hint="read the default mechanism (--mechid 0)")
         head = self._sync()
         if block is not None and block != head:
             raise UnsupportedError(f"the dev ledger keeps only its latest state (block {head}), not block {block}",
@@ -202,8 +205,10 @@ class DevChain(Chain):
             return state.free(db, _addr(ss58))
 
     def stake(self, hotkey: str, coldkey: str | None = None, netuid: int | None = None) -> int:
-        with self.store.read() as db:  # one stake per hotkey across subnets, as on spec 148
-            return state.stake_of(db, _addr(hotkey), None if coldkey is None else _addr(coldkey))
+        """Rao staked on `netuid` (None: the root stake, which counts on every subnet)."""
+        with self.store.read() as db:
+            return state.stake_of(db, _addr(hotkey), None if coldkey is None else _addr(coldkey),
+                                  state.ROOT if netuid is None else int(netuid))
 
     # --- writes ------------------------------------------------------------------------------
     def transfer(self, signer: Keypair, dest: str, amount: int) -> None:
@@ -231,11 +236,13 @@ class DevChain(Chain):
 
     def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
-            xt.add_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount))
+            xt.add_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount),
+                         state.ROOT if netuid is None else int(netuid))
 
     def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
-            xt.remove_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount))
+            xt.remove_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount),
+                            state.ROOT if netuid is None else int(netuid))
 
     def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
         with self._extrinsic(hotkey) as (db, block):

@@ -66,19 +66,32 @@ def mint(db: sqlite3.Connection, ss58: str, amount: int) -> None:
     _issuance(db, amount)
 
 
-def stake_of(db: sqlite3.Connection, hotkey: str, coldkey: str | None = None) -> int:
+ROOT = 0  # stake on the root network counts on every subnet (the dev ledger's TaoWeight is 1)
+
+
+def stake_of(db: sqlite3.Connection, hotkey: str, coldkey: str | None = None, netuid: int = ROOT) -> int:
+    """Rao staked to `hotkey` on `netuid` (all coldkeys', or one's)."""
     if coldkey is None:
-        row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=?", (hotkey,)).fetchone()
+        row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=? AND netuid=?",
+                         (hotkey, netuid)).fetchone()
     else:
-        row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=? AND coldkey=?",
-                         (hotkey, coldkey)).fetchone()
+        row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=? AND coldkey=? AND netuid=?",
+                         (hotkey, coldkey, netuid)).fetchone()
     return int(row[0])
 
 
-def change_stake(db: sqlite3.Connection, hotkey: str, coldkey: str, delta: int, *, minted: bool = False) -> None:
-    db.execute("INSERT INTO stakes(hotkey, coldkey, amount) VALUES(?, ?, ?) "
-               "ON CONFLICT(hotkey, coldkey) DO UPDATE SET amount=amount+excluded.amount", (hotkey, coldkey, int(delta)))
-    db.execute("DELETE FROM stakes WHERE hotkey=? AND coldkey=? AND amount=0", (hotkey, coldkey))
+def stake_weight(db: sqlite3.Connection, hotkey: str, netuid: int) -> int:
+    """Rao the subnet's epoch and weights rules weigh: the stake on the subnet plus the root stake."""
+    row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=? AND netuid IN (?, ?)",
+                     (hotkey, netuid, ROOT if netuid != ROOT else -1)).fetchone()
+    return int(row[0])
+
+
+def change_stake(db: sqlite3.Connection, hotkey: str, coldkey: str, delta: int, netuid: int = ROOT, *,
+                 minted: bool = False) -> None:
+    db.execute("INSERT INTO stakes(hotkey, coldkey, netuid, amount) VALUES(?, ?, ?, ?) ON CONFLICT(hotkey, coldkey, "
+               "netuid) DO UPDATE SET amount=amount+excluded.amount", (hotkey, coldkey, netuid, int(delta)))
+    db.execute("DELETE FROM stakes WHERE hotkey=? AND coldkey=? AND netuid=? AND amount=0", (hotkey, coldkey, netuid))
     if minted:
         _issuance(db, delta)
 

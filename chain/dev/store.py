@@ -16,13 +16,15 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 
-SCHEMA = """
+#: stake per subnet, as on dTAO; netuid 0 (root) counts on every subnet
+STAKES = """CREATE TABLE IF NOT EXISTS stakes (
+    hotkey TEXT NOT NULL, coldkey TEXT NOT NULL, netuid INTEGER NOT NULL DEFAULT 0, amount INTEGER NOT NULL,
+    PRIMARY KEY (hotkey, coldkey, netuid))"""
+
+SCHEMA = STAKES + """;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (ss58 TEXT PRIMARY KEY, free INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS owners (hotkey TEXT PRIMARY KEY, coldkey TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stakes (
-    hotkey TEXT NOT NULL, coldkey TEXT NOT NULL, amount INTEGER NOT NULL,
-    PRIMARY KEY (hotkey, coldkey));
 CREATE TABLE IF NOT EXISTS subnets (
     netuid INTEGER PRIMARY KEY, owner TEXT NOT NULL, owner_hotkey TEXT, created INTEGER NOT NULL,
     params TEXT NOT NULL,                 -- Hyperparameters as JSON
@@ -85,6 +87,22 @@ class Store:
         self.db.executescript(SCHEMA)  # idempotent DDL, safe when several processes open the file at once
         self._add_columns("neurons", {"trust": "INTEGER NOT NULL DEFAULT 0", "pruning": "INTEGER NOT NULL DEFAULT 0",
                                       "active": "INTEGER NOT NULL DEFAULT 0"})
+        self._stakes_per_subnet()
+
+    def _stakes_per_subnet(self) -> None:
+        """A ledger made before stake per subnet: its stakes become root stake (netuid 0)."""
+        def migrated() -> bool:
+            return "netuid" in {row[1] for row in self.db.execute("PRAGMA table_info(stakes)")}
+
+        if migrated():
+            return
+        with self.write() as db:
+            if migrated():  # another process did it meanwhile
+                return
+            db.execute("ALTER TABLE stakes RENAME TO stakes_v1")
+            db.execute(STAKES)
+            db.execute("INSERT INTO stakes(hotkey, coldkey, netuid, amount) SELECT hotkey, coldkey, 0, amount FROM stakes_v1")
+            db.execute("DROP TABLE stakes_v1")
 
     def _add_columns(self, table: str, columns: dict[str, str]) -> None:
         """Columns added since a ledger file was made (a file from an older version opens as is)."""

@@ -159,10 +159,10 @@ class SubtensorChain(Chain):
             return [v.value for _, v in s.query_multi(keys, block_hash=block_hash)]
         return hyperparams.from_values(dict(zip(items, self._conn.run(read))))
 
-    def metagraph(self, netuid: int, block: int | None = None) -> Metagraph:
+    def metagraph(self, netuid: int, block: int | None = None, mechid: int = 0) -> Metagraph:
         self._refresh_runtime()
         self._require_subnet(netuid)
-        return self._conn.run(lambda s: read_metagraph(s, self.shape, netuid, block))
+        return self._conn.run(lambda s: read_metagraph(s, self.shape, netuid, block, mechid))
 
     def balance(self, ss58: str) -> int:
         return int(self.query("Account", [address(ss58)], pallet="System")["data"]["free"])

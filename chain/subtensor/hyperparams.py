@@ -30,6 +30,10 @@ _TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "max_registrations_per_block": (("MaxRegistrationsPerBlock",), ("sudo_set_max_registrations_per_block",)),
     "target_registrations_per_interval": (("TargetRegistrationsPerInterval",), ("sudo_set_target_registrations_per_interval",)),
     "serving_rate_limit": (("ServingRateLimit",), ("sudo_set_serving_rate_limit",)),
+    "bonds_penalty": (("BondsPenalty",), ("sudo_set_bonds_penalty",)),
+    "yuma3": (("Yuma3On",), ("sudo_set_yuma3_enabled",)),
+    "liquid_alpha": (("LiquidAlphaOn",), ("sudo_set_liquid_alpha_enabled",)),
+    "alpha_sigmoid_steepness": (("AlphaSigmoidSteepness",), ("sudo_set_alpha_sigmoid_steepness",)),
 }
 assert set(_TABLE) == {f.name for f in fields(Hyperparameters)}, "hyperparameter table out of date"
 

@@ -19,6 +19,9 @@ from chain.subtensor.runtime import RuntimeShape, hashed_keys, query_raw, storag
 from chain.types import RAO_PER_TAO, U16_MAX, AxonInfo, Metagraph
 
 SS58_FORMAT = 42
+#: runtimes with subnet mechanisms key these per (netuid, mechanism): storage index netuid + mechid * 4096
+MECHANISM_ITEMS = ("Incentive", "LastUpdate", "Weights", "Bonds")
+GLOBAL_MAX_SUBNET_COUNT = 4096
 # per-uid Vec<u16> ratios stored as floor(x * 65535)
 _RATIOS = ("Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust")
 _OTHER = ("ValidatorPermit", "Active", "Emission", "LastUpdate", "PruningScores")
@@ -109,17 +112,36 @@ def _vector(values, n: int, dtype) -> np.ndarray:
     return out
 
 
-def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, block: int | None) -> Metagraph:
+def storage_index(shape: RuntimeShape, item: str, netuid: int, mechid: int = 0) -> int:
+    """The first key of `item` for the subnet's mechanism `mechid`: where the metadata keys it by a
+    NetUidStorageIndex, netuid + mechid * 4096 (mechanism 0 is the netuid itself), else the netuid;
+    UnsupportedError for another mechanism on a runtime that keeps one per subnet."""
+    if not 0 <= mechid < GLOBAL_MAX_SUBNET_COUNT // 16:
+        raise UnsupportedError(f"mechanism id must be in [0, 256), got {mechid}", hint="mechanism 0 is the default")
+    if item not in MECHANISM_ITEMS:
+        return netuid
+    if shape.key_types("SubtensorModule", item)[:1] == ("NetUidStorageIndex",):
+        return netuid + mechid * GLOBAL_MAX_SUBNET_COUNT
+    if mechid:
+        raise UnsupportedError(f"runtime spec {shape.spec_version} keeps one {item} per subnet: it has no mechanisms",
+                               hint="read the default mechanism (--mechid 0)")
+    return netuid
+
+
+def read_metagraph(s: SubstrateInterface, shape: RuntimeShape, netuid: int, block: int | None,
+                   mechid: int = 0) -> Metagraph:
+    """Mechanism `mechid`'s Incentive, LastUpdate, Weights and Bonds (storage_index); the rest is the subnet's."""
     block_hash = s.get_block_hash(block) if block is not None else s.get_chain_head()
     number = block if block is not None else s.get_block_number(block_hash)
     names = [it for it in ("SubnetworkN",) + _RATIOS + _OTHER if shape.has_storage("SubtensorModule", it)]
-    keys = [storage_key(s, "SubtensorModule", it, [netuid]) for it in names]
+    keys = [storage_key(s, "SubtensorModule", it, [storage_index(shape, it, netuid, mechid)]) for it in names]
     vec = {k.storage_function: v.value for k, v in s.query_multi(keys, block_hash=block_hash)}
     n = int(vec.get("SubnetworkN") or 0)
 
-    # uid-keyed double maps (netuid, uid): one call
-    uid_rows = [(_u16(netuid), _u16(uid)) for uid in range(n)]
-    by_uid = {it: hashed_keys(s, "SubtensorModule", it, uid_rows) for it in ("Keys", "BlockAtRegistration", "Weights", "Bonds")}
+    # uid-keyed double maps (netuid or its storage index, uid): one call
+    by_uid = {it: hashed_keys(s, "SubtensorModule", it,
+                              [(_u16(storage_index(shape, it, netuid, mechid)), _u16(uid)) for uid in range(n)])
+              for it in ("Keys", "BlockAtRegistration", "Weights", "Bonds")}
     raw = query_raw(s, [k for ks in by_uid.values() for k in ks], block_hash) if n else {}
     pks = [raw[k] or bytes(32) for k in by_uid["Keys"]]
     hotkeys = [ss58_encode(pk, SS58_FORMAT) for pk in pks]

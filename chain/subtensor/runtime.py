@@ -18,6 +18,8 @@ from chain.errors import UnsupportedError
 
 #: the last runtimes before dTAO that run the Yuma epoch of `consensus` variant "spec148"
 SPEC148_MAX_VERSION = 200
+#: the last dTAO runtime whose epoch we recorded (tests/consensus/recordings293): later ones follow "current"
+SPEC293_MAX_VERSION = 293
 
 
 def storage_key(s: SubstrateInterface, pallet: str, item: str, params: list | None = None) -> StorageKey:
@@ -76,9 +78,19 @@ def pick_params(fields: tuple[str, ...], available: dict, what: str) -> dict:
     return {f: available[f] for f in fields}
 
 
+def type_name(runtime_config, type_string: str) -> str:
+    """A metadata type's own name: the last segment of its scale-info path ("NetUidStorageIndex"), or
+    its decoder's name for a primitive ("U16")."""
+    cls = runtime_config.get_decoder_class(type_string)
+    info = getattr(cls, "scale_info_type", None)
+    path = info.value.get("path") if info is not None else None
+    return path[-1] if path else cls.__name__
+
+
 class RuntimeShape:
     def __init__(self, substrate: SubstrateInterface):
         self._metadata = substrate.metadata
+        self._runtime_config = substrate.runtime_config
         self.spec_version: int = int(substrate.runtime_version)
 
     @lru_cache(maxsize=None)
@@ -103,6 +115,15 @@ class RuntimeShape:
         p = self._metadata.get_metadata_pallet(pallet)
         return p is not None and p.get_storage_function(item) is not None
 
+    @lru_cache(maxsize=None)
+    def key_types(self, pallet: str, item: str) -> tuple[str, ...]:
+        """Names of a storage map's key types (type_name), () when the runtime has no such item."""
+        p = self._metadata.get_metadata_pallet(pallet)
+        fn = p.get_storage_function(item) if p is not None else None
+        if fn is None:
+            return ()
+        return tuple(type_name(self._runtime_config, t) for t in fn.get_params_type_string())
+
     def params(self, pallet: str, call: str, available: dict) -> dict:
         """Pick the arguments pallet.call takes, by name, from `available`; fail clearly when one is missing."""
         fields = self.call_fields(pallet, call)
@@ -113,9 +134,11 @@ class RuntimeShape:
 
     @property
     def yuma_variant(self) -> str:
-        """'spec148' for the pre-dTAO runtimes (epoch of May 2024), else 'current'."""
-        pre_dtao = not self.has_storage("SubtensorModule", "SubnetTAO")
-        return "spec148" if pre_dtao and self.spec_version <= SPEC148_MAX_VERSION else "current"
+        """'spec148' for the pre-dTAO runtimes (epoch of May 2024), 'spec293' for dTAO runtimes up to
+        spec 293 (July 2025: no owner exemptions; recorded and reproduced exactly), else 'current'."""
+        if not self.has_storage("SubtensorModule", "SubnetTAO"):
+            return "spec148" if self.spec_version <= SPEC148_MAX_VERSION else "current"
+        return "spec293" if self.spec_version <= SPEC293_MAX_VERSION else "current"
 
     @property
     def stakes_per_subnet(self) -> bool:

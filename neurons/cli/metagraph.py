@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sort", choices=SORTABLE, default="uid", help="order rows by this column (descending except uid)")
     parser.add_argument("--top", type=int, default=None, metavar="K", help="show only the first K rows")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--mechid", type=int, default=0, metavar="M",
+                        help="the subnet mechanism whose incentive, weights and bonds to show (default 0)")
 
 
 def rows(mg) -> list[dict]:
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.chain.netuid not in ch.subnets():
             raise CLIError(f"subnet {cfg.chain.netuid} does not exist on {cfg.chain.url}",
                            hint=f"subnets there: {', '.join(map(str, ch.subnets())) or 'none'}")
-        mg = ch.metagraph(cfg.chain.netuid)
+        mg = ch.metagraph(cfg.chain.netuid, mechid=args.mechid)
     table = rows(mg)
     if args.sort != "uid":
         table.sort(key=lambda r: r[args.sort], reverse=args.sort != "updated")

@@ -181,18 +181,20 @@ def test_full_subnet_prunes_lowest_emission_outside_immunity(dev_chain):
 
 
 def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
-    """The stored epoch is consensus.run_epoch in the runtime's fixed point, on the storage of block B-1,
-    draining the pending emission B's own included; the audit reads the same back and agrees."""
+    """The stored epoch is consensus.run_epoch under today's rules (variant "current") on the storage of
+    block B-1, weighing stake on the subnet plus root stake, draining the pending emission B's own
+    included, paying it as stake on the subnet; the audit reads the same back and agrees."""
     from chain.audit import audit_epoch
     from chain.dev.blocks import owner_cut
     from consensus import EpochInput, YumaParams, emission_amounts, run_epoch, stored_u16
 
     c = dev_chain
+    assert c.yuma_variant == "current"
     netuid = subnet(c, tempo=10, weights_rate_limit=0, max_allowed_validators=2)
     for i, coldkey in enumerate((BOB, CHARLIE, BOB, BOB)):
         c.register(netuid, hot(i).ss58_address, coldkey)
-    c.add_stake(BOB, hot(0).ss58_address, 700 * TAO)
-    c.add_stake(CHARLIE, hot(1).ss58_address, 300 * TAO)
+    c.add_stake(BOB, hot(0).ss58_address, 700 * TAO, netuid)     # alpha on this subnet
+    c.add_stake(CHARLIE, hot(1).ss58_address, 300 * TAO)         # root stake: counts on every subnet
     epoch = next_epoch_block(c.block(), netuid, 10)
     c.advance_blocks(epoch - c.block())
     c.set_weights(netuid, hot(0), [2, 3], [50000, 20000])
@@ -206,14 +208,12 @@ def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
     res = run_epoch(EpochInput(stake=before.extra["stake_rao"], weights=before.weights, bonds=before.bonds,
                                validator_permit=before.validator_permit, last_update=before.last_update,
                                block_at_registration=before.block_at_registration, current_block=epoch,
-                               activity_cutoff=hp.activity_cutoff),
-                    YumaParams(variant="spec148", fixed_point=True, max_allowed_validators=2))
+                               activity_cutoff=hp.activity_cutoff, last_tempo=epoch - hp.tempo),
+                    YumaParams(variant="current", max_allowed_validators=2, quantize_bonds=True))
     want = stored_u16(res)
     for name, key in (("consensus", "Consensus"), ("incentive", "Incentive"), ("dividends", "Dividends"),
                       ("validator_trust", "ValidatorTrust")):
         assert np.array_equal(np.rint(getattr(after, name) * 65535), want[key]), name
-    assert np.array_equal(np.rint(after.extra["trust"] * 65535), want["Trust"])
-    assert np.array_equal(after.extra["pruning_scores"], want["PruningScores"])
     assert after.validator_permit.tolist() == want["ValidatorPermit"].tolist()
     assert after.extra["active"].all()
     drained = (epoch - previous) * (TAO - owner_cut(TAO))  # every block since the last epoch, B's included
@@ -224,9 +224,85 @@ def test_epoch_stores_run_epoch_in_u16_and_pays_emission(dev_chain):
     assert issuance_matches(c.store.path)
     report = audit_epoch(c, netuid)
     assert report.epoch_block == epoch and report.max_diff == 0, report.table()
-    assert {"Emission", "Active", "Trust", "PruningScores", "Bonds"} <= set(report.chain)
+    assert {"StakeWeight", "Emission", "Active", "Bonds"} <= set(report.chain)
+    assert c.stake(hot(0).ss58_address, BOB.ss58_address, netuid) == after.extra["stake_rao"][0]  # all on the subnet
+    assert c.stake(hot(1).ss58_address) == 300 * TAO                                    # root stake: untouched,
+    assert c.stake(hot(1).ss58_address, None, netuid) == after.extra["stake_rao"][1] - 300 * TAO > 0  # paid here
     with pytest.raises(UnsupportedError):              # only the latest epoch is kept
         audit_epoch(c, netuid, previous)
+
+
+def _two_validators_two_epochs(c, **hp) -> int:
+    """A subnet (these hyperparameters) where two validators disagree over two miners for three epochs."""
+    netuid = subnet(c, tempo=6, weights_rate_limit=0, **hp)
+    for i, coldkey in enumerate((BOB, CHARLIE, BOB, BOB)):
+        c.register(netuid, hot(10 * netuid + i).ss58_address, coldkey)
+    c.add_stake(BOB, hot(10 * netuid).ss58_address, 600 * TAO, netuid)
+    c.add_stake(CHARLIE, hot(10 * netuid + 1).ss58_address, 400 * TAO, netuid)
+    c.advance_blocks(7)                                          # permits
+    for _ in range(3):
+        c.set_weights(netuid, hot(10 * netuid), [2, 3], [60000, 5000])
+        c.set_weights(netuid, hot(10 * netuid + 1), [2, 3], [5000, 60000])
+        c.advance_blocks(7)
+    return netuid
+
+
+def test_yuma3_liquid_alpha_and_bonds_penalty_are_per_subnet_rules(dev_chain):
+    """Four subnets, the same neurons and weights, different rules: each stores different bonds, and
+    the audit recomputes each exactly under its own rules."""
+    from chain.audit import audit_epoch
+
+    c = dev_chain
+    rules = [{}, {"yuma3": True}, {"bonds_penalty": 0}, {"yuma3": True, "liquid_alpha": True}]
+    subnets = [_two_validators_two_epochs(c, **r) for r in rules]
+    for netuid, r in zip(subnets, rules):
+        hp = c.hyperparameters(netuid)
+        assert all(getattr(hp, k) == v for k, v in r.items())
+        report = audit_epoch(c, netuid)
+        assert report.max_diff == 0 and report.chain["Bonds"].max() > 0, report.table()
+    bonds = [c.metagraph(n).bonds[:2, 2:4].tolist() for n in subnets]
+    assert len({str(b) for b in bonds}) == len(rules), bonds
+
+
+def test_stake_is_per_subnet_and_root_stake_counts_everywhere(dev_chain):
+    c = dev_chain
+    a, b = subnet(c, tempo=1000), subnet(c, tempo=1000)       # no epoch pays anything meanwhile
+    v = hot(7).ss58_address
+    c.register(a, v, BOB)
+    c.add_stake(BOB, v, 50 * TAO, b)                 # on subnet b only
+    assert c.metagraph(a).extra["stake_rao"][0] == 0
+    c.add_stake(BOB, v, 20 * TAO)                    # root
+    c.add_stake(BOB, v, 5 * TAO, a)
+    assert c.metagraph(a).extra["stake_rao"][0] == 25 * TAO
+    assert [c.stake(v, BOB.ss58_address, n) for n in (None, a, b)] == [20 * TAO, 5 * TAO, 50 * TAO]
+    with pytest.raises(ChainError) as err:
+        c.remove_stake(BOB, v, 6 * TAO, a)
+    assert err.value.name == "NotEnoughStakeToWithdraw" and f"subnet {a}" in str(err.value)
+    with pytest.raises(ChainError) as err:
+        c.add_stake(BOB, v, TAO, 99)
+    assert err.value.name == "SubNetworkDoesNotExist"
+    c.remove_stake(BOB, v, 50 * TAO, b)
+    assert c.stake(v, None, b) == 0 and issuance_matches(c.store.path)
+
+
+def test_a_ledger_from_before_stake_per_subnet_opens_with_its_stake_as_root_stake(tmp_path):
+    path = tmp_path / "old.sqlite"
+    c = DevChain(str(path))
+    c.register(subnet(c), hot(8).ss58_address, BOB)
+    c.add_stake(BOB, hot(8).ss58_address, 9 * TAO)
+    c.close()
+    db = sqlite3.connect(path)                       # the old table: one stake per (hotkey, coldkey)
+    db.executescript("ALTER TABLE stakes RENAME TO s; CREATE TABLE stakes (hotkey TEXT NOT NULL, coldkey TEXT "
+                     "NOT NULL, amount INTEGER NOT NULL, PRIMARY KEY (hotkey, coldkey)); INSERT INTO stakes "
+                     "SELECT hotkey, coldkey, amount FROM s; DROP TABLE s;")
+    db.close()
+    c = DevChain(str(path))
+    try:
+        assert c.stake(hot(8).ss58_address) == 9 * TAO and issuance_matches(str(path))
+        c.add_stake(BOB, hot(8).ss58_address, TAO, 1)
+        assert c.stake(hot(8).ss58_address, None, 1) == TAO
+    finally:
+        c.close()
 
 
 def test_audit_detects_a_changed_stored_value(dev_chain):

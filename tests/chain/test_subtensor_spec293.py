@@ -70,7 +70,7 @@ def subnet_with_validator(c) -> tuple[int, Keypair]:
 
 def test_dtao_subnet_stake_and_value(chain293):
     c = chain293
-    assert c.shape.spec_version == 293 and c.yuma_variant == "current" and c.shape.stakes_per_subnet
+    assert c.shape.spec_version == 293 and c.yuma_variant == "spec293" and c.shape.stakes_per_subnet
     netuid = c.create_subnet(ALICE)
     assert c.query("SubtokenEnabled", [netuid]) is True and c.query("FirstEmissionBlockNumber", [netuid])
     hot = K("//Staker293")
@@ -178,3 +178,47 @@ def test_crv3_commit_is_stored_and_the_pulse_decides(chain293):
     # the validator uses hash commit-reveal there (WeightSubmitter mode auto)
     assert revealed or "error deserializing the commit" in log, log[-3000:]
     print(f"CRv3 commit revealed by the runtime under Chopsticks: {revealed}")
+
+
+def test_audit_agrees_with_the_spec293_epochs(chain293, capsys):
+    """`neuron audit` on today's rules: Yuma3 and a partial bonds penalty set through the hyperparameter
+    table, two validators whose stakes are bought through the pool, three epochs, every stored field
+    (StakeWeight, Bonds and Emission in rao included) recomputed exactly."""
+    import argparse
+
+    from chain.audit import audit_epoch, last_epoch_block
+    from neurons.cli import audit as cli
+
+    c = chain293
+    netuid = c.create_subnet(ALICE)
+    for name, value in (("commit_reveal_enabled", False), ("yuma3", True), ("bonds_penalty", 30000)):
+        c.set_hyperparameter(netuid, name, value, ALICE)
+    hp = c.hyperparameters(netuid)
+    assert hp.yuma3 and hp.bonds_penalty == 30000 and not hp.liquid_alpha
+    names = ["AuV0", "AuV1", "AuM0", "AuM1", "AuM2"]
+    uids = {n: c.register(netuid, K(f"//{n}").ss58_address, ALICE) for n in names}
+    c.add_stake(ALICE, K("//AuV0").ss58_address, 1000 * TAO, netuid)
+    c.add_stake(ALICE, K("//AuV1").ss58_address, 300 * TAO, netuid)
+    to_epoch(c, netuid)                                   # permits
+    miners = [uids[f"AuM{j}"] for j in range(3)]
+    c.set_weights(netuid, K("//AuV0"), miners, [50000, 30000, 12000])
+    c.set_weights(netuid, K("//AuV1"), miners, [10000, 60000, 30000])
+    to_epoch(c, netuid)
+    c.set_weights(netuid, K("//AuV1"), miners, [40000, 30000, 2000])   # v1 changes its mind
+    to_epoch(c, netuid)
+    to_epoch(c, netuid)
+    latest, period = last_epoch_block(c, netuid), hp.tempo + 1
+    for b in (latest - 2 * period, latest - period, latest):
+        report = audit_epoch(c, netuid, b)
+        assert {"StakeWeight", "Bonds", "Emission", "PruningScores"} <= set(report.chain)
+        assert report.chain["Incentive"].sum() > 60000 and report.chain["Bonds"].max() > 0   # a real epoch
+        assert report.max_diff == 0, report.table()
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.run(parser.parse_args(["--chain", c.url, "--netuid", str(netuid)])) == 0
+    out = capsys.readouterr().out
+    assert f"epoch of block {latest}" in out and "AGREES exactly on 12 stored fields" in out
+    assert c.shape.key_types("SubtensorModule", "Weights")[0] != "NetUidStorageIndex"   # mechanisms came later
+    with pytest.raises(ChainError, match="keeps one Incentive per subnet: it has no mechanisms"):
+        c.metagraph(netuid, mechid=1)

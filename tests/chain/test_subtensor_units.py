@@ -291,3 +291,36 @@ def test_axon_reader_refuses_a_layout_it_cannot_read():
         axon_layout_of(_axon_registry(), "scale_info::12")
     with pytest.raises(UnsupportedError, match="port"):
         axon_dtype([("version", "u32"), ("ip", "u128"), ("ip_type", "u8"), ("protocol", "u8")])
+
+
+# --- per-mechanism storage (NetUidStorageIndex) --------------------------------------------------
+class FakeShapeWithKeys:
+    """Only RuntimeShape.key_types and spec_version (unit-test fake)."""
+    def __init__(self, first_key: str, spec_version: int = 429):
+        self.first_key, self.spec_version = first_key, spec_version
+
+    def key_types(self, pallet, item):
+        return (self.first_key, "U16")
+
+
+def test_mechanism_items_follow_the_metadata_storage_index():
+    from chain.subtensor.metagraph import MECHANISM_ITEMS, storage_index
+
+    mech = FakeShapeWithKeys("NetUidStorageIndex")
+    for item in MECHANISM_ITEMS:
+        assert storage_index(mech, item, 3) == 3 and storage_index(mech, item, 3, 2) == 3 + 2 * 4096
+    assert storage_index(mech, "Keys", 3, 2) == 3 and storage_index(mech, "Consensus", 3, 2) == 3  # per subnet
+    flat = FakeShapeWithKeys("U16", 293)
+    assert storage_index(flat, "Weights", 3) == 3
+    with pytest.raises(UnsupportedError) as err:
+        storage_index(flat, "Weights", 3, 1)
+    assert "runtime spec 293 keeps one Weights per subnet" in str(err.value) and "--mechid 0" in err.value.hint
+    with pytest.raises(UnsupportedError):
+        storage_index(mech, "Weights", 3, 256)
+
+
+def test_key_type_names_come_from_the_scale_info_path():
+    from chain.subtensor.runtime import type_name
+
+    rc = _registry_with_newtypes()
+    assert [type_name(rc, f"scale_info::{i}") for i in (0, 1, 3)] == ["U16", "NetUid", "MechId"]

@@ -2,6 +2,8 @@
 
 Recordings: tests/consensus/recordings293/*.json, made by scripts/record_spec293.py (inputs stored at
 block B-1, outputs stored at the epoch block B, raw integers; stake = alpha + TAO stake * TaoWeight).
+They are replayed through `neuron audit`'s own path: chain.subtensor.epoch.record_from_raw, then
+chain.audit.recompute.
 Reached (max |diff| over all epochs):
   fixed_point=True (every epoch without liquid alpha): 0 in every stored field (StakeWeight, Consensus,
                     Incentive, Dividends, ValidatorTrust, Rank, Trust, PruningScores, ValidatorPermit,
@@ -17,40 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consensus import EpochInput, YumaParams, emission_amounts, run_epoch, stored_u16
+from chain.audit import epoch_params, recompute
+from chain.subtensor.epoch import record_from_raw
+from consensus import run_epoch, stored_u16
 
 FILES = sorted((Path(__file__).parent / "recordings293").glob("*.json"))
 RECORDINGS = {f.stem: json.loads(f.read_text()) for f in FILES}
 FIELDS = ("StakeWeight", "Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust", "PruningScores",
           "ValidatorPermit", "Bonds", "Emission")
-U64_MAX = 2**64 - 1
-
-
-def total_stake(i: dict) -> np.ndarray:
-    """get_stake_weights_for_network: alpha + tao * TaoWeight (TaoWeight is x / u64::MAX), in rao."""
-    tw = i["tao_weight"] / U64_MAX
-    return np.array(i["alpha_stake"], dtype=np.float64) + tw * np.array(i["tao_stake"], dtype=np.float64)
-
-
-def epoch_input(i: dict, fixed_point: bool) -> tuple[EpochInput, YumaParams]:
-    """Recorded inputs -> run_epoch arguments. fixed_point: the exact I32F32 path (stake must be whole
-    rao: exact while no uid has TAO stake, else floored); float64: bonds as proportions under Yuma3."""
-    yuma3 = bool(i["yuma3"])
-    bonds = np.array(i["bonds"], dtype=np.float64)
-    stake = total_stake(i)
-    inp = EpochInput(stake=np.floor(stake) if fixed_point else stake, weights=i["weights"],
-                     bonds=bonds / 65535 if yuma3 and not fixed_point else bonds,
-                     validator_permit=np.array(i["validator_permit"], dtype=bool), last_update=i["last_update"],
-                     block_at_registration=i["block_at_registration"], current_block=i["current_block"],
-                     activity_cutoff=i["activity_cutoff"], last_tempo=i["current_block"] - i["tempo"],
-                     owner_uid=i["owner_uid"])
-    params = YumaParams(variant="spec293", kappa=i["kappa"] / 65535, bonds_penalty=i["bonds_penalty"] / 65535,
-                        bonds_moving_average=float(i["bonds_moving_average"]), yuma3=yuma3,
-                        liquid_alpha=bool(i["liquid_alpha"]), alpha_low=i["alpha_low"] / 65535,
-                        alpha_high=i["alpha_high"] / 65535, alpha_sigmoid_steepness=float(i["alpha_sigmoid_steepness"]),
-                        max_allowed_validators=i["max_allowed_validators"], stake_threshold=float(i["stake_threshold"]),
-                        fixed_point=fixed_point, quantize_bonds=not fixed_point)
-    return inp, params
 
 
 def fixed_ok(epoch: dict) -> bool:
@@ -58,22 +34,10 @@ def fixed_ok(epoch: dict) -> bool:
     return not epoch["inputs"]["liquid_alpha"]
 
 
-def rao_emission(i: dict) -> int:
-    """The amount the epoch of block B splits: PendingEmission + PendingAlphaSwapped after block B's
-    coinbase, in no storage. The coinbase adds the same amount every block here and the last epoch
-    drained at B - tempo - 1, so block B adds 1/tempo of what is pending at B-1 (the fixed-point
-    replay reproduces every stored Emission with it, which checks the model)."""
-    pending = i["pending_emission"] + i["pending_alpha_swapped"]
-    return pending + pending // i["tempo"]
-
-
 def ours(epoch: dict, fixed_point: bool) -> dict[str, np.ndarray]:
-    """What our epoch stores for a recorded epoch (Emission in rao of alpha)."""
-    inp, params = epoch_input(epoch["inputs"], fixed_point)
-    res = run_epoch(inp, params)
-    out = stored_u16(res)
-    out["Emission"] = emission_amounts(res.combined_share, rao_emission(epoch["inputs"]))
-    return out
+    """What our epoch stores for a recorded epoch, through the audit's own path (chain.audit.recompute
+    on the EpochRecord chain.subtensor.epoch builds from the raw integers; Emission in rao of alpha)."""
+    return recompute(record_from_raw(epoch, netuid=1), fixed_point=fixed_point)
 
 
 def max_diffs(epoch: dict, fixed_point: bool) -> dict[str, int]:
@@ -156,7 +120,7 @@ def test_the_owner_exemptions_of_current_are_not_spec293s():
     """variant "current" exempts the owner from the stake threshold and gives it a permit; spec 293
     did neither (threshold recording, first epoch)."""
     epoch = RECORDINGS["threshold"]["epochs"][0]
-    inp, params = epoch_input(epoch["inputs"], fixed_point=False)
+    inp, params = epoch_params(record_from_raw(epoch, netuid=1), fixed_point=False)
     cur = stored_u16(run_epoch(inp, dataclasses.replace(params, variant="current", quantize_bonds=True)))
     assert cur["StakeWeight"][0] > 0 and cur["ValidatorPermit"][0]
     assert ours(epoch, fixed_point=False)["StakeWeight"][0] == 0 == epoch["outputs"]["StakeWeight"][0]

@@ -149,18 +149,25 @@ def test_subnet_creator_journey(shell):
     params = dict(line.split(" ", 1) for line in
                   sh.out("subnet", "hyperparameters", "--chain", sh.chain, "--netuid", str(netuid)).splitlines())
     assert params["immunity_period"] == "500" and params["tempo"] == "8"
+    yuma3 = sh.run("subnet", "set", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "owner", "yuma3", "true",
+                   ok=False)                                    # today's rules: the dev ledger has them, spec 148 not
+    if sh.chain.startswith("dev:"):
+        assert yuma3.returncode == 0 and f"subnet {netuid}: yuma3 true" in yuma3.stdout
+    else:
+        assert yuma3.returncode != 0 and "no call that sets 'yuma3'" in yuma3.stderr and "Traceback" not in yuma3.stderr
 
     for name in ("miner", "validator"):
         sh.wallet(name)
         sh.fund(name, "100")
     miner_uid = sh.register("miner", netuid)
     sh.register("validator", netuid)
-    sh.out("stake", "add", "--chain", sh.chain, "--wallet", "validator", "--amount", "50")
+    sh.out("stake", "add", "--chain", sh.chain, "--wallet", "validator", "--amount", "50", "--netuid", str(netuid))
     start_miner(sh, "miner", netuid, subnet=path, model="exact")
     sh.start("validator", "validator", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "validator",
              "--subnet.name", path, "--validator.state_dir", str(sh.root / "validator-state"))
     sh.wait_log("miner", r"incentive 0\.\d*[1-9]|incentive 1\.0", 180)
     assert sh.metagraph(netuid)["neurons"][miner_uid]["incentive"] > 0
     assert re.search(r"weights (set|revealed) at block", sh.log("validator"))
+    assert "AGREES exactly" in sh.out("audit", "--chain", sh.chain, "--netuid", str(netuid))
     codes = sh.stop_all()
     assert codes == {"miner": 0, "validator": 0}, codes
