@@ -55,6 +55,14 @@ class Recorder293(Recorder):
                  for n, a in tao.items()]
         self.submit("Utility", "batch_all", {"calls": calls}, self.alice)
 
+    def commit(self, name: str, w: dict[int, int], salt: list[int]) -> None:
+        self._clear_epoch()
+        self.chain.commit_weights(self.netuid, self.keys[name], list(w), list(w.values()), salt)
+
+    def reveal(self, name: str, w: dict[int, int], salt: list[int]) -> None:
+        self._clear_epoch()
+        self.chain.reveal_weights(self.netuid, self.keys[name], list(w), list(w.values()), salt)
+
     def read_epoch(self, b: int) -> dict:
         return read_raw(self.chain, self.netuid, b)
 
@@ -118,6 +126,24 @@ def penalty1(r: Recorder293) -> str:
     return "BondsPenalty 65535 (bonds from clipped weights), v1 outvoted on m1"
 
 
+def commit_reveal(r: Recorder293) -> str:
+    r.hyper(commit_reveal_enabled=True, commit_reveal_period=1)
+    miners = _basic(r)
+    salts = {"v0": [11, 12, 13], "v1": [21, 22, 23]}
+    pending: dict[str, list[int]] = {}
+    for e in range(4):
+        for k, v in enumerate(("v0", "v1")):
+            if v in pending:
+                r.reveal(v, dict(zip(miners, pending.pop(v))), salts[v])
+            if e < 3:
+                noise = [(7919 * (e + 1) * (k + 3) * (j + 1)) % 6000 for j in range(len(QUALITY))]
+                pending[v] = [q + d for q, d in zip(QUALITY, noise)]
+                r.commit(v, dict(zip(miners, pending[v])), salts[v])
+        r.next_epoch()
+    return ("as healthy with commit-reveal on (reveal period 1): each epoch's weights are the ones committed "
+            "the epoch before and revealed at its start")
+
+
 def copier(r: Recorder293) -> str:
     u = r.register("v0", "v1", "copier", "m0", "m1", "m2")
     miners = [u[f"m{j}"] for j in range(3)]
@@ -173,7 +199,8 @@ def threshold(r: Recorder293) -> str:
 
 SCENARIOS: dict[str, Callable[[Recorder293], str]] = {
     "healthy": healthy, "yuma3": yuma3, "liquid_alpha": liquid_alpha, "penalty0": penalty0,
-    "penalty1": penalty1, "copier": copier, "reregistered": reregistered, "threshold": threshold,
+    "penalty1": penalty1, "commit_reveal": commit_reveal, "copier": copier, "reregistered": reregistered,
+    "threshold": threshold,
 }
 
 if __name__ == "__main__":

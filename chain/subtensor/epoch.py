@@ -71,7 +71,8 @@ VECTORS = ("StakeWeight", "Active", "Emission", "Rank", "Trust", "Consensus", "I
 HYPER = {"kappa": "Kappa", "bonds_penalty": "BondsPenalty", "bonds_moving_average": "BondsMovingAverage",
          "yuma3": "Yuma3On", "liquid_alpha": "LiquidAlphaOn", "alpha_sigmoid_steepness": "AlphaSigmoidSteepness",
          "max_allowed_validators": "MaxAllowedValidators", "activity_cutoff": "ActivityCutoff", "tempo": "Tempo",
-         "bonds_reset": "BondsResetOn"}
+         "bonds_reset": "BondsResetOn", "commit_reveal_enabled": "CommitRevealWeightsEnabled"}
+_FLAGS = ("yuma3", "liquid_alpha", "commit_reveal_enabled")
 U64_MAX = 2**64 - 1
 
 
@@ -118,8 +119,8 @@ def record_from_raw(raw: dict, netuid: int, hotkeys: list[str] | None = None, *,
     n = i["n"]
     stake = np.array(i["alpha_stake"], dtype=np.float64) + i["tao_weight"] / U64_MAX * np.array(i["tao_stake"], dtype=np.float64)
     hp = Hyperparameters(min_allowed_stake=i["stake_threshold"],
-                         **{k: (bool(i[k]) if k in ("yuma3", "liquid_alpha") else int(i[k]))
-                            for k in HYPER if k != "bonds_reset"})
+                         **{k: (bool(i[k]) if k in _FLAGS else int(i[k]))
+                            for k in HYPER if k != "bonds_reset" and k in i})
     pending = i["pending_emission"] + i["pending_alpha_swapped"]
     stored = {k: np.asarray(out[k], dtype=bool if k in ("Active", "ValidatorPermit") else np.int64)
               for k in VECTORS if k in out}
