@@ -57,7 +57,7 @@ def summary(fixed_point: bool) -> dict[str, dict[str, int]]:
 
 
 def test_recordings_cover_the_spec293_rules():
-    assert {"healthy", "yuma3", "liquid_alpha", "penalty0", "penalty1", "copier", "reregistered",
+    assert {"healthy", "yuma3", "liquid_alpha", "penalty0", "penalty1", "commit_reveal", "copier", "reregistered",
             "threshold"} <= set(RECORDINGS), "recordings missing: run scripts/record_spec293.py"
     for rec in RECORDINGS.values():
         assert rec["spec_version"] == 293 and len(rec["epochs"]) >= 3
@@ -68,6 +68,9 @@ def test_recordings_cover_the_spec293_rules():
     assert flag("penalty0", "bonds_penalty") == {0} and flag("penalty1", "bonds_penalty") == {65535}
     last = {name: RECORDINGS[name]["epochs"][-1]["outputs"]["Bonds"] for name in ("penalty0", "penalty1")}
     assert last["penalty0"] != last["penalty1"]
+    cr = RECORDINGS["commit_reveal"]["epochs"]          # weights only through reveals, one epoch late
+    assert flag("commit_reveal", "commit_reveal_enabled") == {1} and not any(map(any, cr[1]["inputs"]["weights"]))
+    assert any(map(any, cr[2]["inputs"]["weights"])) and cr[-1]["outputs"]["Incentive"][3] > 0
     regs = [e["inputs"]["block_at_registration"] for e in RECORDINGS["reregistered"]["epochs"]]
     assert regs[0] != regs[-1], "no uid was re-registered"
     first = RECORDINGS["threshold"]["epochs"][0]
