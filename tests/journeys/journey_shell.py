@@ -153,3 +153,19 @@ class BlockPacer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+
+
+def new_subnet(sh: Shell, wallet: str = "//Alice") -> int:
+    """`neuron subnet create` prints the new netuid (the dev account pays where the journey is not about it)."""
+    return int(sh.out("subnet", "create", "--chain", sh.chain, "--wallet", wallet).strip().splitlines()[-1])
+
+
+def start_miner(sh: Shell, name: str, netuid: int, subnet: str = "text-embedding", model: str = "bow") -> int:
+    port = free_port()
+    sh.start(name, "miner", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", name,
+             "--subnet.name", subnet, "--miner.model", model, "--axon.port", str(port))
+    return port
+
+
+def block_of(sh: Shell, netuid: int) -> int:
+    return sh.metagraph(netuid)["block"]
