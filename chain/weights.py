@@ -33,9 +33,10 @@ def normalize_max_weight(x: np.ndarray, limit: float) -> np.ndarray:
     n = x.shape[0]
     if n == 0:
         return x.copy()
-    if x.sum() <= 0 or n * limit <= 1.0:
+    top = x.max()
+    if not top > 0 or n * limit <= 1.0:  # all zero (x >= 0), or the limit cannot bind
         return np.full(n, 1.0 / n)
-    x = x / x.max()
+    x = x / top  # before any sum: huge scores cannot overflow
     capped = np.zeros(n, dtype=bool)
     while True:
         free = ~capped

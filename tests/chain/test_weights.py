@@ -23,6 +23,12 @@ def test_normalize_max_weight_sums_to_one_under_limit(x, limit):
         assert y.max() <= limit + 1e-9
 
 
+def test_normalize_max_weight_of_huge_scores_does_not_overflow():
+    with np.errstate(all="raise"):                       # an overflow would raise FloatingPointError
+        y = normalize_max_weight(np.array([1.7e308, 1.7e308, 0.0, 8e307]), 0.5)
+    assert y.sum() == pytest.approx(1.0) and y[0] == y[1] and y[3] > y[2] == 0
+
+
 @given(st.lists(st.floats(0.01, 100), min_size=2, max_size=40), st.floats(0.05, 1.0))
 def test_normalize_max_weight_keeps_order_and_uncapped_ratios(x, limit):
     x = np.asarray(x)
