@@ -11,14 +11,18 @@ refuses addresses in another network's ss58 format, so one key has one allowance
 - ``verify(call)``: after the signature held, spends one token (RATE_LIMITED if none is left);
 - ``priority(caller)``: the stake, so the axon's queue serves bigger stakers first.
 
-Chain look-ups run on the caller's thread (the event loop, like the validator's other chain reads)
-and are bounded globally (`lookups_per_s`), so a flood of fresh hotkeys cannot stall the loop.
+Chain look-ups run on a thread of their own, never on the serving loop, and are bounded globally
+(`lookups_per_s`, `max_pending`), so a flood of fresh hotkeys can neither stall the loop nor queue
+behind the validator's own chain calls. Until its stake is known, a caller counts as holding none.
 """
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,6 +30,7 @@ from chain.types import RAO_PER_TAO
 from neurons.axon.routes import Call, Caller, CallerInfo, Reject
 from protocol.codes import ReturnCode
 
+log = logging.getLogger(__name__)
 OFF_SUBNET = CallerInfo(uid=-1, stake=0.0)  # caller_info of a hotkey not on this subnet: stake looked up later
 
 
@@ -93,34 +98,60 @@ class StakeRateLimiter:
 
 
 class StakeBook:
-    """Stake (TAO) of any hotkey: `index` (the metagraph) first, else `chain_stake` (rao), cached."""
+    """Stake (TAO) of any hotkey: `index` (the metagraph) first, else `chain_stake` (rao), cached.
+
+    A chain look-up never runs on the caller's thread (the serving loop): a miss schedules it on the
+    book's own thread and answers None (unknown for now) or the stale value it is refreshing. Look-ups
+    are bounded: `lookups_per_s` in all, at most `max_pending` at once, one per key."""
 
     def __init__(self, chain_stake: Callable[[str], int] | None, *, ttl_s: float = 60.0,
-                 lookups_per_s: float = 20.0, max_keys: int = 65_536, clock: Callable[[], float] = time.monotonic):
-        self.chain_stake, self.ttl_s, self._clock = chain_stake, ttl_s, clock
+                 lookups_per_s: float = 20.0, max_pending: int = 64, max_keys: int = 65_536,
+                 clock: Callable[[], float] = time.monotonic):
+        self.chain_stake, self.ttl_s, self.max_pending, self._clock = chain_stake, ttl_s, max_pending, clock
         self._cache: _Lru = _Lru(max_keys)  # public key -> (stake TAO, looked up at)
         self._budget = StakeRateLimiter(lookups_per_s, 0.0, lookups_per_s, 1.0, max_keys=1, clock=clock)
+        self._pending: set[bytes] = set()
+        self._lock = threading.Lock()       # the cache and pending set, shared with the look-up thread
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stake-lookup") if chain_stake else None
 
     def stake(self, caller: Caller) -> float | None:
-        """The caller's stake, or None when the chain look-up budget is spent for now."""
+        """The caller's stake, or None while it is unknown (its look-up is pending or not allowed yet)."""
         if caller.info.uid >= 0:
             return caller.info.stake
-        hit = self._cache.get(caller.key)
-        if hit is not None and self._clock() - hit[1] < self.ttl_s:
-            return hit[0]
-        if self.chain_stake is None:
+        if self._pool is None:
             return 0.0
-        if not self._budget.spend("lookups", 0.0):
-            return None
-        stake = self.chain_stake(caller.hotkey) / RAO_PER_TAO
-        self._cache.touch(caller.key, (stake, self._clock()))
-        return stake
+        with self._lock:
+            hit = self._cache.get(caller.key)
+            if hit is not None and self._clock() - hit[1] < self.ttl_s:
+                return hit[0]
+            if (caller.key not in self._pending and len(self._pending) < self.max_pending
+                    and self._budget.spend("lookups", 0.0)):
+                self._pending.add(caller.key)
+                self._pool.submit(self._lookup, caller.key, caller.hotkey)
+        return hit[0] if hit is not None else None
+
+    def _lookup(self, key: bytes, hotkey: str) -> None:
+        try:
+            stake = self.chain_stake(hotkey) / RAO_PER_TAO
+        except Exception as e:  # noqa: BLE001 - a failed read stays unknown; the next request asks again
+            log.warning("stake look-up of %s failed: %s", hotkey, e)
+            stake = None
+        with self._lock:
+            self._pending.discard(key)
+            if stake is not None:
+                self._cache.touch(key, (stake, self._clock()))
+
+    def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait until the look-ups asked for so far are done (one thread: they finish in order)."""
+        if self._pool is not None:
+            self._pool.submit(lambda: None).result(timeout_s)
 
     def cached(self, caller: Caller) -> float:
         """The stake last seen (0 if never looked up): cheap, for the priority hook."""
         if caller.info.uid >= 0:
             return caller.info.stake
-        hit = self._cache.get(caller.key)
+        with self._lock:
+            hit = self._cache.get(caller.key)
         return hit[0] if hit else 0.0
 
 
@@ -134,9 +165,10 @@ class ApiAuth:
 
     def blacklist(self, caller: Caller) -> tuple[bool, str]:
         stake = self.book.stake(caller)
-        if stake is None:
+        if stake is None:  # fails closed: no minimum is waived while the stake is unknown
             if self.min_stake > 0:
-                raise Reject(ReturnCode.RATE_LIMITED, "too many unknown callers right now; retry in a second")
+                raise Reject(ReturnCode.RATE_LIMITED, "this hotkey's stake is being looked up on chain; "
+                                                      "retry in a second")
             stake = 0.0
         if stake < self.min_stake:
             return True, f"caller stake {stake:g} TAO is below the API minimum of {self.min_stake:g} TAO"

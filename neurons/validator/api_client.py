@@ -2,6 +2,7 @@
 find the validators serving it, ask them, check their answer, print it."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,9 @@ import torch
 
 from neurons.dendrite import Dendrite, Endpoint, Result
 from neurons.validator.api import API_PROTOCOL, mixture_synapse
-from protocol.codes import describe
+from protocol.codes import ReturnCode, describe
+
+RETRY_S = 1.0
 
 
 class NoValidatorAnswered(RuntimeError):
@@ -46,10 +49,15 @@ def read_answer(spec, result: Result, request) -> MixtureAnswer:
 
 async def ask_validators(spec, dendrite: Dendrite, endpoints: list[Endpoint], request, *, timeout: float,
                          tries: int = 3) -> tuple[Endpoint, MixtureAnswer, float]:
-    """Ask the validators in order until one answers well: (endpoint, answer, seconds)."""
+    """Ask the validators in order until one answers well: (endpoint, answer, seconds). A validator
+    that rate-limits the first ask (e.g. while it looks the caller's stake up on chain) is asked once
+    more after RETRY_S."""
     failures = []
     for ep in endpoints[:tries]:
         (result,) = await dendrite.query([ep], mixture_synapse(spec), request, timeout=timeout)
+        if result.code == ReturnCode.RATE_LIMITED:
+            await asyncio.sleep(RETRY_S)
+            (result,) = await dendrite.query([ep], mixture_synapse(spec), request, timeout=timeout)
         if not result.ok:
             failures.append(f"{who(ep)}: {describe(result.code)} — {printable(result.message, 300)}")
             continue

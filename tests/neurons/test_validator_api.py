@@ -158,15 +158,24 @@ def test_answer_is_the_mixture_of_the_gates_top_k(net, tmp_path):
     assert torch.equal(before["scores"], after["scores"]) and before["optimizer"] == after["optimizer"]
 
 
+async def ask_twice(kp, axon, request):
+    """A hotkey off this subnet: the first ask is refused while its stake is looked up on chain (off
+    the API's loop); the answer after that look-up."""
+    first = (await ask(kp, axon, request))[0][0]
+    assert first.code == ReturnCode.RATE_LIMITED and "looked up on chain" in first.message, first
+    await asyncio.sleep(0.5)
+    return (await ask(kp, axon, request))[0][0]
+
+
 def test_low_stake_and_unknown_callers_are_blacklisted_before_the_handler(net, tmp_path):
     request = net.spec.request_from_text(TEXTS)
 
     async def main():
         async with running(net, tmp_path) as (vali, dendrite, axon, api):
             broke = (await ask(key("broke"), axon, request))[0][0]
-            stranger = (await ask(Keypair.create_from_uri("//NobodyAtAll"), axon, request))[0][0]
+            stranger = await ask_twice(Keypair.create_from_uri("//NobodyAtAll"), axon, request)
             handled_after_refusals = api.handled
-            outsider = (await ask(DevWallet("//opensubnet/api-outsider").hotkey(), axon, request))[0][0]
+            outsider = await ask_twice(DevWallet("//opensubnet/api-outsider").hotkey(), axon, request)
             bad = await ask(key("rich"), axon, {"query_ids": request["query_ids"]})
             return broke, stranger, handled_after_refusals, outsider, bad[0][0], api.handled
 

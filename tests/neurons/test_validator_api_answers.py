@@ -66,3 +66,32 @@ def test_read_answer_checks_the_contributors(case):
                 {"weights": torch.full((3, 2), float("inf"))}, {"uids": torch.zeros(0, dtype=torch.int64)}):
         with pytest.raises(ValueError):
             read_answer(spec, result({**body, **bad}), req)
+
+
+class FakeDendriteRateLimitedOnce:
+    """Only Dendrite.query (unit-test fake): the first ask is RATE_LIMITED (the validator is looking the
+    caller's stake up), then `answer`."""
+
+    def __init__(self, answer: Result):
+        self.answer, self.asked = answer, 0
+
+    async def query(self, endpoints, synapse, request, timeout):
+        self.asked += 1
+        if self.asked == 1:
+            return [Result(endpoints[0], ReturnCode.RATE_LIMITED, 0.0, "stake being looked up on chain; retry")]
+        return [self.answer]
+
+
+def test_a_validator_that_rate_limits_the_first_ask_is_asked_again(case, monkeypatch):
+    import asyncio
+
+    from neurons.validator import api_client
+
+    spec, req, mixture = case
+    ep = Endpoint("5Fake", "127.0.0.2", 1)
+    body = {**wire(spec.answer(mixture)), "uids": torch.tensor([0, 1]), "weights": torch.full((3, 2), 0.5)}
+    good = Result(ep, ReturnCode.SUCCESS, 0.01, tensors=body)
+    monkeypatch.setattr(api_client, "RETRY_S", 0.0)
+    fake = FakeDendriteRateLimitedOnce(good)
+    got_ep, answer, _ = asyncio.run(api_client.ask_validators(spec, fake, [ep], req, timeout=1.0))
+    assert fake.asked == 2 and got_ep == ep and answer.uids == [0, 1]

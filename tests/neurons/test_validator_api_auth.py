@@ -1,6 +1,8 @@
 """The API's admission policy on its own (no network): stake → rate, buckets, chain look-ups, hooks."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,17 +55,66 @@ def test_peek_spends_nothing():
 def test_chain_lookups_are_cached_and_bounded():
     clock, calls = Clock(), []
     book = StakeBook(lambda hk: calls.append(hk) or 7 * RAO_PER_TAO, ttl_s=60, lookups_per_s=3, clock=clock)
-    assert book.stake(off_subnet("a")) == 7.0 and book.stake(off_subnet("a")) == 7.0
-    assert calls == ["a"]
+    assert book.stake(off_subnet("a")) is None       # unknown: looked up off this thread
+    book.stake(off_subnet("a"))                      # pending or done: never asked twice
+    book.settle()
+    assert book.stake(off_subnet("a")) == 7.0 and calls == ["a"]
     assert book.stake(on_subnet("m", 3.0)) == 3.0 and calls == ["a"]   # the metagraph needs no look-up
+    assert [book.stake(off_subnet(f"x{i}")) for i in range(4)] == [None] * 4
+    book.settle()
     assert [book.stake(off_subnet(f"x{i}")) for i in range(4)] == [7.0, 7.0, None, None]  # 3/s in all
     clock.t = 61.0
-    assert book.stake(off_subnet("a")) == 7.0 and calls.count("a") == 2  # expired: looked up again
+    assert book.stake(off_subnet("a")) == 7.0        # expired: the stale value serves while it refreshes
+    book.settle()
+    assert calls.count("a") == 2
+
+
+def test_a_slow_chain_never_blocks_the_serving_thread():
+    """The attack: a flood of fresh hotkeys while the chain answers slowly. The look-up runs on the
+    book's own thread; the hook answers at once, and pending look-ups are capped."""
+    release, threads = threading.Event(), []
+
+    def slow_stake(hk):
+        threads.append(threading.get_ident())
+        release.wait(10)
+        return 5 * RAO_PER_TAO
+
+    book = StakeBook(slow_stake, lookups_per_s=1000, max_pending=4)
+    auth = ApiAuth(book, StakeRateLimiter(1.0, 0.0, 1.0, 1.0), min_stake=1.0)
+    for i in range(50):                              # would hang here if a look-up ran on this thread
+        with pytest.raises(Reject) as e:
+            auth.blacklist(off_subnet(f"fresh{i}"))
+        assert e.value.code == ReturnCode.RATE_LIMITED and "retry" in e.value.message
+    release.set()
+    book.settle()
+    assert len(threads) == 4 and threading.get_ident() not in threads
+    assert auth.blacklist(off_subnet("fresh0")) == (False, "") and book.cached(off_subnet("fresh9")) == 0.0
+
+
+def test_a_failed_lookup_stays_unknown_and_is_asked_again():
+    answers = [RuntimeError("node gone"), 3 * RAO_PER_TAO]
+
+    def flaky(hk):
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    book = StakeBook(flaky)
+    assert book.stake(off_subnet("a")) is None
+    book.settle()
+    assert book.stake(off_subnet("a")) is None       # failed: unknown, asked again
+    book.settle()
+    assert book.stake(off_subnet("a")) == 3.0
 
 
 def test_min_stake_blacklists_and_zero_serves_everyone():
     lim = lambda: StakeRateLimiter(1.0, 0.0, 1.0, 1.0, clock=Clock())
     strict = ApiAuth(StakeBook(lambda hk: 0), lim(), min_stake=1.0)
+    with pytest.raises(Reject) as e:                 # unknown yet: no minimum is waived
+        strict.blacklist(off_subnet("nobody"))
+    assert e.value.code == ReturnCode.RATE_LIMITED
+    strict.book.settle()
     blocked, reason = strict.blacklist(off_subnet("nobody"))
     assert blocked and "below the API minimum" in reason
     assert strict.blacklist(on_subnet("m", 0.5))[0] and not strict.blacklist(on_subnet("m", 1.0))[0]
