@@ -97,8 +97,7 @@ def run_epoch(db: sqlite3.Connection, netuid: int, block: int) -> None:
     db.execute("UPDATE subnets SET pending=0, last_epoch=? WHERE netuid=?", (block, netuid))
     rows = db.execute(
         "SELECT n.uid, n.hotkey, n.coldkey, n.registered, n.last_update, n.permit, n.weights, n.bonds, "
-        "(SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey AND s.netuid IN (n.netuid, ?)) "
-        "FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (state.ROOT, netuid)).fetchall()
+        f"{state.STAKE_WEIGHT_OF_N} FROM neurons n WHERE n.netuid=? ORDER BY n.uid", (netuid,)).fetchall()
     n = len(rows)
     if n == 0:
         return

@@ -43,6 +43,11 @@ def _addr(ss58: str) -> str:
         raise ChainError(f"not an ss58 address: {ss58!r}", hint="pass a hotkey/coldkey ss58 address") from exc
 
 
+def _subnet_or_root(netuid: int | None) -> int:
+    """Stake without a netuid is root stake (it counts on every subnet)."""
+    return state.ROOT if netuid is None else int(netuid)
+
+
 def _parse(spec: str | None, kw: dict) -> tuple[str | None, dict]:
     """'PATH?block_time=0.5&emission_per_block=…' → (PATH, options); keyword arguments win."""
     opts: dict = {}
@@ -208,7 +213,7 @@ class DevChain(Chain):
         """Rao staked on `netuid` (None: the root stake, which counts on every subnet)."""
         with self.store.read() as db:
             return state.stake_of(db, _addr(hotkey), None if coldkey is None else _addr(coldkey),
-                                  state.ROOT if netuid is None else int(netuid))
+                                  _subnet_or_root(netuid))
 
     # --- writes ------------------------------------------------------------------------------
     def transfer(self, signer: Keypair, dest: str, amount: int) -> None:
@@ -237,12 +242,12 @@ class DevChain(Chain):
     def add_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
             xt.add_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount),
-                         state.ROOT if netuid is None else int(netuid))
+                         _subnet_or_root(netuid))
 
     def remove_stake(self, coldkey: Keypair, hotkey: str, amount: int, netuid: int | None = None) -> None:
         with self._extrinsic(coldkey) as (db, block):
             xt.remove_stake(db, block, _addr(coldkey.ss58_address), _addr(hotkey), int(amount),
-                            state.ROOT if netuid is None else int(netuid))
+                            _subnet_or_root(netuid))
 
     def set_weights(self, netuid: int, hotkey: Keypair, uids: Sequence[int], weights: Sequence[int], version_key: int = 0) -> None:
         with self._extrinsic(hotkey) as (db, block):

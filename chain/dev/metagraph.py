@@ -16,9 +16,8 @@ def read_metagraph(db: sqlite3.Connection, netuid: int, block: int) -> Metagraph
     rows = db.execute(
         "SELECT n.uid, n.hotkey, n.coldkey, n.consensus, n.incentive, n.dividends, n.validator_trust, n.rank, "
         "n.permit, n.emission, n.last_update, n.registered, n.axon_ip, n.axon_port, n.axon_protocol, n.axon_version, "
-        "n.weights, n.bonds, (SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey "
-        "AND s.netuid IN (n.netuid, ?)), n.trust, n.pruning, n.active FROM neurons n WHERE n.netuid=? ORDER BY n.uid",
-        (state.ROOT, netuid)).fetchall()
+        f"n.weights, n.bonds, {state.STAKE_WEIGHT_OF_N}, n.trust, n.pruning, n.active FROM neurons n "
+        "WHERE n.netuid=? ORDER BY n.uid", (netuid,)).fetchall()
     n = len(rows)
     col = list(zip(*rows)) if rows else [()] * 22
 

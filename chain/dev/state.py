@@ -67,6 +67,9 @@ def mint(db: sqlite3.Connection, ss58: str, amount: int) -> None:
 
 
 ROOT = 0  # stake on the root network counts on every subnet (the dev ledger's TaoWeight is 1)
+#: SQL for the stake weight of neuron row `n` (see stake_weight), for queries over the neurons table
+STAKE_WEIGHT_OF_N = (f"(SELECT COALESCE(SUM(s.amount), 0) FROM stakes s WHERE s.hotkey = n.hotkey "
+                     f"AND s.netuid IN (n.netuid, {ROOT}))")
 
 
 def stake_of(db: sqlite3.Connection, hotkey: str, coldkey: str | None = None, netuid: int = ROOT) -> int:
@@ -83,7 +86,7 @@ def stake_of(db: sqlite3.Connection, hotkey: str, coldkey: str | None = None, ne
 def stake_weight(db: sqlite3.Connection, hotkey: str, netuid: int) -> int:
     """Rao the subnet's epoch and weights rules weigh: the stake on the subnet plus the root stake."""
     row = db.execute("SELECT COALESCE(SUM(amount), 0) FROM stakes WHERE hotkey=? AND netuid IN (?, ?)",
-                     (hotkey, netuid, ROOT if netuid != ROOT else -1)).fetchone()
+                     (hotkey, netuid, ROOT)).fetchone()
     return int(row[0])
 
 

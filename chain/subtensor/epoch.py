@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chain.audit import EpochRecord
-from chain.types import Hyperparameters
+from chain.audit import DEFAULT_ALPHA_VALUES, EpochRecord
 from chain.dev.blocks import owner_cut
 from chain.errors import ChainError
-from chain.types import U16_MAX
+from chain.types import U16_MAX, Hyperparameters
 
 
 def last_epoch_block(chain, netuid: int) -> int:
@@ -94,7 +93,7 @@ def read_raw(chain, netuid: int, b: int, pre=None) -> dict:
                          hint="audit another epoch (--block) or the next one")
     owner_hot = q("SubnetOwnerHotkey", [netuid])
     owner_uid = chain.query("Uids", [netuid, owner_hot], block=b - 1) if owner_hot else None
-    alpha_low, alpha_high = q("AlphaValues", [netuid]) or (45875, 58982)
+    alpha_low, alpha_high = q("AlphaValues", [netuid]) or DEFAULT_ALPHA_VALUES
     inputs = {
         "n": n, "current_block": b, "owner_uid": owner_uid,
         "alpha_stake": _ints(pre.extra["stake_rao"]),
