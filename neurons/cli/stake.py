@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, text in (("add", "move TAO from the coldkey's balance onto a hotkey's stake"),
                        ("remove", "move stake from a hotkey back to the coldkey's balance")):
         p = sub.add_parser(name, help=text, description=text + ". --hotkey is a hotkey name of the wallet "
-                           "or any hotkey's ss58 address.")
+                           "or any hotkey's ss58 address. --netuid N stakes on subnet N: dTAO runtimes need it; "
+                           "on the dev ledger stake without it is root stake, which counts on every subnet.")
         add_config_flags(p, ["wallet", "chain"])
         p.add_argument("--amount", required=True, metavar="TAO", help="TAO to move, e.g. 10")
     p = sub.add_parser("list", help="the coldkey's balance and its stake on each of the wallet's hotkeys",
