@@ -133,22 +133,31 @@ class Shell:
 
 class BlockPacer:
     """The local runtime (Chopsticks, instant mode) builds a block per extrinsic and none when idle:
-    for neurons to see epochs there, a dev account sends 1 rao every `period` seconds with
-    `neuron transfer`, one block each."""
+    for neurons to see epochs there, Chopsticks' own `dev_newBlock` RPC builds one every `period`
+    seconds (over a plain websocket: the harness, not the journey, and no process per block)."""
 
-    def __init__(self, shell: Shell, period: float = 0.5):
+    def __init__(self, shell: Shell, period: float = 3.0):
         import threading
 
-        self.shell, self.period = shell, period
-        self.dest = re.search(r"coldkey\s+(\S+)", shell.out("wallet", "show", "--wallet", "//Bob")).group(1)
+        self.url = "ws://127.0.0.1:" + shell.chain.rsplit(":", 1)[1]
+        self.period = period
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
+        import websocket  # websocket-client, substrate-interface's transport
+
+        ws = None
         while not self._stop.wait(self.period):
-            self.shell.run("transfer", "--chain", self.shell.chain, "--wallet", "//Charlie", "--dest", self.dest,
-                           "--amount", "0.000000001", ok=False)
+            try:
+                ws = ws or websocket.create_connection(self.url, timeout=30)
+                ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "dev_newBlock", "params": [{"count": 1}]}))
+                ws.recv()
+            except (OSError, websocket.WebSocketException):
+                ws = None   # the chain restarts or is gone: try again next period
+        if ws is not None:
+            ws.close()
 
     def stop(self) -> None:
         self._stop.set()
