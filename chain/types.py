@@ -52,6 +52,20 @@ class Hyperparameters:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    @staticmethod
+    def check(name: str, value: int) -> None:
+        """ValueError unless `value` fits field `name`: its chain type's range (u16 for ratios and
+        counts, i16 steepness, u64 else) and, for bonds_moving_average, the epoch's (at most 1e6)."""
+        top = _MAX.get(name, 2**64 - 1)
+        if not 0 <= value <= top:
+            raise ValueError(f"{name} must be in [0, {top}], got {value}")
+
+
+_MAX = {**dict.fromkeys(("tempo", "min_allowed_weights", "max_weight_limit", "activity_cutoff", "immunity_period",
+                         "max_allowed_uids", "max_allowed_validators", "kappa", "max_registrations_per_block",
+                         "target_registrations_per_interval", "bonds_penalty"), U16_MAX),
+        "bonds_moving_average": 1_000_000, "alpha_sigmoid_steepness": 2**15 - 1}
+
 
 @dataclass
 class Metagraph:

@@ -49,8 +49,10 @@ def parse_value(name: str, text: str) -> int | bool:
         value = int(text)
     except ValueError:
         raise CLIError(f"{name} takes a whole number, got {text!r}") from None
-    if value < 0:
-        raise CLIError(f"{name} must be >= 0, got {value}")
+    try:
+        Hyperparameters.check(name, value)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     return value
 
 

@@ -231,8 +231,11 @@ def set_hyperparameter(db: sqlite3.Connection, block: int, netuid: int, name: st
         new = bool(value) if isinstance(current, bool) else int(value)
     except (TypeError, ValueError) as exc:
         raise ChainError(f"{name} takes an integer, got {value!r}") from exc
-    if not isinstance(current, bool) and new < 0:
-        raise ChainError(f"{name} must be >= 0, got {new}")
+    if not isinstance(current, bool):
+        try:
+            Hyperparameters.check(name, new)
+        except ValueError as exc:  # a value the epoch cannot run with would stop every block after it
+            raise ChainError(str(exc), hint="see `neuron subnet hyperparameters` for the current values") from None
     if name == "max_allowed_uids" and new < state.subnet_n(db, netuid):
         raise error_from_name("MaxAllowedUIdsNotAllowed", f"the subnet already has {state.subnet_n(db, netuid)} uids")
     setattr(hp, name, new)

@@ -264,6 +264,21 @@ def test_yuma3_liquid_alpha_and_bonds_penalty_are_per_subnet_rules(dev_chain):
     assert len({str(b) for b in bonds}) == len(rules), bonds
 
 
+def test_a_hyperparameter_the_epoch_cannot_run_with_is_refused(dev_chain):
+    """The attack: an owner sets kappa or bonds_penalty above u16 (or bonds_moving_average above 1e6);
+    stored, every later epoch would fail and the ledger would build no block again."""
+    c = dev_chain
+    netuid = subnet(c, tempo=2)
+    c.register(netuid, hot(5).ss58_address, BOB)
+    for name, bad in (("kappa", 65536), ("bonds_penalty", 70000), ("bonds_moving_average", 1_000_001),
+                      ("alpha_sigmoid_steepness", 2**15), ("tempo", -1)):
+        with pytest.raises(ChainError, match=f"{name} must be in"):
+            c.set_hyperparameter(netuid, name, bad, ALICE)
+    c.set_hyperparameter(netuid, "bonds_penalty", 65535, ALICE)
+    head = c.block()
+    assert c.advance_blocks(9) == head + 9 and c.epoch_record(netuid).block > head   # epochs still run
+
+
 def test_stake_is_per_subnet_and_root_stake_counts_everywhere(dev_chain):
     c = dev_chain
     a, b = subnet(c, tempo=1000), subnet(c, tempo=1000)       # no epoch pays anything meanwhile

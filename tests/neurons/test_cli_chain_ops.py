@@ -51,6 +51,8 @@ def test_fund_create_set_stake_transfer(env, capsys):
     assert code == 2 and "unknown hyperparameter 'kapa'" in err and "kappa" in err and "serving_rate_limit" in err
     code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "registration_allowed", "maybe")
     assert code == 2 and "true or false" in err
+    code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "bonds_penalty", "70000")
+    assert code == 2 and "bonds_penalty must be in [0, 65535], got 70000" in err   # before any chain call
 
     assert run(capsys, "register", *chain, "--netuid", str(netuid), "--wallet", "w", "--hotkey", "other")[0] == 0
     code, out, _ = run(capsys, "stake", "add", *chain, "--wallet", "w", "--hotkey", "other", "--amount", "20")
