@@ -67,5 +67,6 @@ def _list(chain, cfg) -> int:
         amount = chain.stake(hotkey, cold, netuid=netuid)
         total += amount
         print(f"  hotkey {name:<12} {hotkey}  {tao(amount)}")
-    print(f"total staked {tao(total)}" + (f" on subnet {netuid}" if netuid is not None else ""))
+    print(f"total staked {tao(total)}" + (f" on subnet {netuid}" if netuid is not None else
+                                          " not tied to a subnet (--netuid N lists a subnet's)"))
     return 0
