@@ -7,8 +7,10 @@ chain's stake of that hotkey, cached for `ttl_s`. Its rate grows with stake:
 refuses addresses in another network's ss58 format, so one key has one allowance). Hooks for `Axon.attach`:
 
 - ``blacklist(caller)``: stake below `min_stake` → BLACKLISTED; drained bucket → RATE_LIMITED
-  (only peeks: nothing is spent before the signature is checked, so forgers drain nobody);
-- ``verify(call)``: after the signature held, spends one token (RATE_LIMITED if none is left);
+  (only peeks and starts no chain look-up: nothing is spent before the signature is checked, so
+  forgers drain nobody, neither a bucket nor the look-up budget);
+- ``verify(call)``: after the signature held, starts the look-up of a stake not known yet
+  (RATE_LIMITED "retry" meanwhile, when there is a minimum) and spends one token;
 - ``priority(caller)``: the stake, so the axon's queue serves bigger stakers first.
 
 Chain look-ups run on a thread of their own, never on the serving loop, and are bounded globally
@@ -114,8 +116,9 @@ class StakeBook:
         self._lock = threading.Lock()       # the cache and pending set, shared with the look-up thread
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stake-lookup") if chain_stake else None
 
-    def stake(self, caller: Caller) -> float | None:
-        """The caller's stake, or None while it is unknown (its look-up is pending or not allowed yet)."""
+    def stake(self, caller: Caller, *, look_up: bool = True) -> float | None:
+        """The caller's stake, or None while it is unknown (its look-up is pending or not allowed yet);
+        look_up=False only reads the cache."""
         if caller.info.uid >= 0:
             return caller.info.stake
         if self._pool is None:
@@ -124,7 +127,7 @@ class StakeBook:
             hit = self._cache.get(caller.key)
             if hit is not None and self._clock() - hit[1] < self.ttl_s:
                 return hit[0]
-            if (caller.key not in self._pending and len(self._pending) < self.max_pending
+            if (look_up and caller.key not in self._pending and len(self._pending) < self.max_pending
                     and self._budget.spend("lookups", 0.0)):
                 self._pending.add(caller.key)
                 self._pool.submit(self._lookup, caller.key, caller.hotkey)
@@ -164,21 +167,25 @@ class ApiAuth:
         self.book, self.limiter, self.min_stake = book, limiter, min_stake
 
     def blacklist(self, caller: Caller) -> tuple[bool, str]:
-        stake = self.book.stake(caller)
-        if stake is None:  # fails closed: no minimum is waived while the stake is unknown
-            if self.min_stake > 0:
-                raise Reject(ReturnCode.RATE_LIMITED, "this hotkey's stake is being looked up on chain; "
-                                                      "retry in a second")
-            stake = 0.0
-        if stake < self.min_stake:
+        stake = self.book.stake(caller, look_up=False)   # unknown: decided in verify, once signed
+        if stake is not None and stake < self.min_stake:
             return True, f"caller stake {stake:g} TAO is below the API minimum of {self.min_stake:g} TAO"
+        stake = stake or 0.0
         if not self.limiter.peek(caller.key, stake):
             raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s "
                                                   f"(the rate of {stake:g} TAO of stake)")
         return False, ""
 
     def verify(self, call: Call) -> bool:
-        stake = self.book.cached(call.caller)
+        stake = self.book.stake(call.caller)
+        if stake is None:  # fails closed: no minimum is waived while the stake is unknown
+            if self.min_stake > 0:
+                raise Reject(ReturnCode.RATE_LIMITED, "this hotkey's stake is being looked up on chain; "
+                                                      "retry in a second")
+            stake = 0.0
+        if stake < self.min_stake:  # learnt since blacklist peeked
+            raise Reject(ReturnCode.BLACKLISTED, f"caller stake {stake:g} TAO is below the API minimum of "
+                                                 f"{self.min_stake:g} TAO")
         if not self.limiter.spend(call.caller.key, stake):
             raise Reject(ReturnCode.RATE_LIMITED, f"over {self.limiter.rate(stake):.3g} requests/s")
         return True

@@ -82,13 +82,30 @@ def test_a_slow_chain_never_blocks_the_serving_thread():
     book = StakeBook(slow_stake, lookups_per_s=1000, max_pending=4)
     auth = ApiAuth(book, StakeRateLimiter(1.0, 0.0, 1.0, 1.0), min_stake=1.0)
     for i in range(50):                              # would hang here if a look-up ran on this thread
+        assert auth.blacklist(off_subnet(f"fresh{i}")) == (False, "")     # unknown: decided once signed
         with pytest.raises(Reject) as e:
-            auth.blacklist(off_subnet(f"fresh{i}"))
+            auth.verify(Call(off_subnet(f"fresh{i}"), {}, {}, "u", 0.0))
         assert e.value.code == ReturnCode.RATE_LIMITED and "retry" in e.value.message
     release.set()
     book.settle()
     assert len(threads) == 4 and threading.get_ident() not in threads
-    assert auth.blacklist(off_subnet("fresh0")) == (False, "") and book.cached(off_subnet("fresh9")) == 0.0
+    assert auth.verify(Call(off_subnet("fresh0"), {}, {}, "u", 0.0)) and book.cached(off_subnet("fresh9")) == 0.0
+
+
+def test_forged_callers_start_no_chain_lookups():
+    """The attack: requests claiming a thousand fresh hotkeys, none signed by them. The blacklist
+    hook runs before the signature check, so it must not spend the look-up budget on them (else
+    the real newcomers behind them would wait)."""
+    calls = []
+    book = StakeBook(lambda hk: calls.append(hk) or 5 * RAO_PER_TAO, lookups_per_s=3)
+    auth = ApiAuth(book, StakeRateLimiter(1.0, 0.0, 1.0, 1.0), min_stake=1.0)
+    assert all(auth.blacklist(off_subnet(f"forged{i}")) == (False, "") for i in range(1000))
+    book.settle()
+    assert calls == []
+    with pytest.raises(Reject):                      # a signed request starts its look-up
+        auth.verify(Call(off_subnet("real"), {}, {}, "u", 0.0))
+    book.settle()
+    assert calls == ["real"] and auth.verify(Call(off_subnet("real"), {}, {}, "u", 0.0))
 
 
 def test_a_failed_lookup_stays_unknown_and_is_asked_again():
@@ -111,8 +128,9 @@ def test_a_failed_lookup_stays_unknown_and_is_asked_again():
 def test_min_stake_blacklists_and_zero_serves_everyone():
     lim = lambda: StakeRateLimiter(1.0, 0.0, 1.0, 1.0, clock=Clock())
     strict = ApiAuth(StakeBook(lambda hk: 0), lim(), min_stake=1.0)
-    with pytest.raises(Reject) as e:                 # unknown yet: no minimum is waived
-        strict.blacklist(off_subnet("nobody"))
+    assert strict.blacklist(off_subnet("nobody")) == (False, "")   # unknown: the signature is checked first
+    with pytest.raises(Reject) as e:                 # then, unknown yet: no minimum is waived
+        strict.verify(Call(off_subnet("nobody"), {}, {}, "u", 0.0))
     assert e.value.code == ReturnCode.RATE_LIMITED
     strict.book.settle()
     blocked, reason = strict.blacklist(off_subnet("nobody"))
