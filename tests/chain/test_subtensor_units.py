@@ -181,27 +181,31 @@ def test_matrix_ignores_dests_outside_the_uid_space():
 
 
 # --- call arguments from the metadata's types (NetUid newtype, mechanism id) ----------------
-def _registry_with_newtypes():
-    """A scale-info type registry as a 2026 runtime declares it: NetUid(u16) and MechId(u8) as
-    one-field composites (unnamed), and a named one-field struct."""
+def _registry(types: list[tuple[int, list[str], dict]]):
+    """A scale-info type registry (as a runtime's metadata declares one) of (id, path, definition)."""
     from scalecodec.base import RuntimeConfigurationObject
 
     rc = RuntimeConfigurationObject(implements_scale_info=True)
     rc.update_type_registry(load_type_registry_preset("core"))
-
-    def portable(i, path, definition):
+    portable = []
+    for i, path, definition in types:
         obj = rc.create_scale_object("PortableType")
         obj.encode({"id": i, "type": {"path": path, "params": [], "def": definition, "docs": []}})
-        return obj
-
-    def newtype(inner, name=None):
-        return {"composite": {"fields": [{"name": name, "type": inner, "typeName": None, "docs": []}]}}
-
-    rc.update_from_scale_info_types([
-        portable(0, [], {"primitive": "u16"}), portable(1, ["subtensor_runtime_common", "NetUid"], newtype(0)),
-        portable(2, [], {"primitive": "u8"}), portable(3, ["subtensor_runtime_common", "MechId"], newtype(2)),
-        portable(4, [], {"primitive": "u64"}), portable(5, ["Wrapped"], newtype(0, "netuid"))])
+        portable.append(obj)
+    rc.update_from_scale_info_types(portable)
     return rc
+
+
+def _struct(*fields: tuple[str | None, int]) -> dict:
+    return {"composite": {"fields": [{"name": n, "type": t, "typeName": None, "docs": []} for n, t in fields]}}
+
+
+def _registry_with_newtypes():
+    """As a 2026 runtime declares them: NetUid(u16) and MechId(u8) as one-field composites (unnamed),
+    and a named one-field struct."""
+    return _registry([(0, [], {"primitive": "u16"}), (1, ["subtensor_runtime_common", "NetUid"], _struct((None, 0))),
+                      (2, [], {"primitive": "u8"}), (3, ["subtensor_runtime_common", "MechId"], _struct((None, 2))),
+                      (4, [], {"primitive": "u64"}), (5, ["Wrapped"], _struct(("netuid", 0)))])
 
 
 def test_call_args_follow_the_metadata_netuid_newtype_and_mechanism_id():
@@ -240,29 +244,15 @@ def test_u64f64_values_from_substrate_interface():
 def _axon_registry():
     """AxonInfo as the runtime declares it (the known field order, id 10) and a reordered variant with
     a u32 field added (id 11), to check the reader follows the metadata rather than a fixed layout."""
-    from scalecodec.base import RuntimeConfigurationObject
-
-    rc = RuntimeConfigurationObject(implements_scale_info=True)
-    rc.update_type_registry(load_type_registry_preset("core"))
-
-    def portable(i, path, definition):
-        obj = rc.create_scale_object("PortableType")
-        obj.encode({"id": i, "type": {"path": path, "params": [], "def": definition, "docs": []}})
-        return obj
-
-    def struct(*fields):
-        return {"composite": {"fields": [{"name": n, "type": t, "typeName": None, "docs": []} for n, t in fields]}}
-
-    prims = [portable(i, [], {"primitive": p}) for i, p in enumerate(["u8", "u16", "u32", "u64", "u128", "bool"])]
+    prims = [(i, [], {"primitive": p}) for i, p in enumerate(["u8", "u16", "u32", "u64", "u128", "bool"])]
     u8, u16, u32, u64, u128, boolean = range(6)
+    struct = _struct
     known = struct(("block", u64), ("version", u32), ("ip", u128), ("port", u16), ("ip_type", u8), ("protocol", u8),
                    ("placeholder1", u8), ("placeholder2", u8))
     moved = struct(("ip", u128), ("ip_type", u8), ("port", u16), ("protocol", u8), ("version", u32),
                    ("mechanism", u32), ("block", u64))
     odd = struct(("version", u32), ("ip", u128), ("port", u16), ("ip_type", u8), ("protocol", u8), ("flag", boolean))
-    rc.update_from_scale_info_types(prims + [portable(10, ["AxonInfo"], known), portable(11, ["AxonInfo"], moved),
-                                             portable(12, ["AxonInfo"], odd)])
-    return rc
+    return _registry(prims + [(10, ["AxonInfo"], known), (11, ["AxonInfo"], moved), (12, ["AxonInfo"], odd)])
 
 
 @pytest.mark.parametrize("type_id", [10, 11])
