@@ -13,18 +13,16 @@ Reached (max |diff| over all epochs):
 Run this file directly for the per-field table.
 """
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from recorded import active_mismatches, chain_breaks, load, over_tolerance
 
 from chain.audit import epoch_params, recompute
 from chain.subtensor.epoch import record_from_raw
 from consensus import run_epoch, stored_u16
 
-FILES = sorted((Path(__file__).parent / "recordings293").glob("*.json"))
-RECORDINGS = {f.stem: json.loads(f.read_text()) for f in FILES}
+RECORDINGS = load("recordings293")
 FIELDS = ("StakeWeight", "Consensus", "Incentive", "Dividends", "ValidatorTrust", "Rank", "Trust", "PruningScores",
           "ValidatorPermit", "Bonds", "Emission")
 
@@ -81,18 +79,14 @@ def test_recordings_cover_the_spec293_rules():
 @pytest.mark.parametrize("name", sorted(RECORDINGS))
 def test_recordings_chain_epoch_to_epoch(name):
     """Bonds and permits an epoch stores are the next epoch's inputs (no extrinsic touches them)."""
-    epochs = RECORDINGS[name]["epochs"]
-    for prev, nxt in zip(epochs, epochs[1:]):
-        assert nxt["inputs"]["bonds"] == prev["outputs"]["Bonds"]
-        assert nxt["inputs"]["validator_permit"] == prev["outputs"]["ValidatorPermit"]
+    assert chain_breaks(RECORDINGS[name]["epochs"]) == []
 
 
 @pytest.mark.parametrize("name", sorted(n for n, r in RECORDINGS.items() if any(map(fixed_ok, r["epochs"]))))
 def test_fixed_point_reproduces_the_runtime_exactly(name):
     """Every stored field, Emission to the rao, in every epoch without liquid alpha."""
-    for k, epoch in enumerate(e for e in RECORDINGS[name]["epochs"] if fixed_ok(e)):
-        diffs = max_diffs(epoch, fixed_point=True)
-        assert not any(diffs.values()), f"{name} epoch {k} (block {epoch['block']}): {diffs}"
+    epochs = [e for e in RECORDINGS[name]["epochs"] if fixed_ok(e)]
+    assert over_tolerance(epochs, lambda e: max_diffs(e, fixed_point=True), {}) == []
 
 
 # MEASURED bounds of the float64 replay (max over every recording), not exactness. ValidatorTrust: the
@@ -105,18 +99,12 @@ FLOAT_TOL = {"ValidatorTrust": 1, "Emission": 15}
 
 @pytest.mark.parametrize("name", sorted(RECORDINGS))
 def test_float64_within_measured_bounds(name):
-    for k, epoch in enumerate(RECORDINGS[name]["epochs"]):
-        diffs = max_diffs(epoch, fixed_point=False)
-        over = {f: d for f, d in diffs.items() if d > FLOAT_TOL.get(f, 0)}
-        assert not over, f"{name} epoch {k} (block {epoch['block']}): {over}"
+    assert over_tolerance(RECORDINGS[name]["epochs"], lambda e: max_diffs(e, fixed_point=False), FLOAT_TOL) == []
 
 
 @pytest.mark.parametrize("name", sorted(RECORDINGS))
 def test_active_follows_the_activity_cutoff(name):
-    for epoch in RECORDINGS[name]["epochs"]:
-        i = epoch["inputs"]
-        active = np.array(i["last_update"]) + i["activity_cutoff"] >= i["current_block"]
-        assert active.astype(int).tolist() == epoch["outputs"]["Active"]
+    assert active_mismatches(RECORDINGS[name]["epochs"]) == []
 
 
 def test_the_owner_exemptions_of_current_are_not_spec293s():
