@@ -8,11 +8,38 @@ Use it with `from localnet_fixture import local_chain` in a test module under te
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from chain.errors import ChainError
+
+
+@contextmanager
+def private_chain(state_dir, runtime: int):
+    """A relaxed LocalChain on a Chopsticks of its own in `state_dir` (stopped on exit), for tests that
+    need a chain nobody else touches; pytest.skip, saying what is missing and how to get it, without one."""
+    from chain.localnet import process
+    from chain.localnet.bootstrap import relax_chain
+    from chain.localnet.chopsticks import ChopsticksMissing
+    from chain.localnet.local import LocalChain
+    from chain.localnet.spec import ChainSpecMissing
+
+    try:
+        st, _ = process.start(port=process.free_port(), state_dir=state_dir, install=False, runtime=runtime)
+    except (ChainSpecMissing, ChopsticksMissing) as exc:
+        pytest.skip(f"spec-{runtime} tests need: {exc} -> {exc.hint}")
+    try:
+        chain = LocalChain(st.url)
+        chain.log_file = st.log_file
+        try:
+            relax_chain(chain)
+            yield chain
+        finally:
+            chain.close()
+    finally:
+        process.stop(state_dir)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from localnet_fixture import private_chain
 from substrateinterface import Keypair
 
 from chain.errors import ChainError
@@ -30,25 +31,8 @@ SIGNATURE = ("b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125"
 
 @pytest.fixture(scope="module")
 def chain293(tmp_path_factory):
-    from chain.localnet import process
-    from chain.localnet.bootstrap import relax_chain
-    from chain.localnet.chopsticks import ChopsticksMissing
-    from chain.localnet.local import LocalChain
-    from chain.localnet.spec import ChainSpecMissing
-
-    state = tmp_path_factory.mktemp("spec293")
-    try:
-        st, _ = process.start(port=process.free_port(), state_dir=state, install=False, runtime=293)
-    except (ChainSpecMissing, ChopsticksMissing) as exc:
-        pytest.skip(f"spec-293 tests need: {exc} -> {exc.hint}")
-    try:
-        chain = LocalChain(st.url)
-        chain.log_file = st.log_file
-        relax_chain(chain)
+    with private_chain(tmp_path_factory.mktemp("spec293"), 293) as chain:
         yield chain
-        chain.close()
-    finally:
-        process.stop(state)
 
 
 def to_epoch(c, netuid: int) -> int:

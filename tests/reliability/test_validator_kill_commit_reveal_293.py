@@ -19,7 +19,9 @@ import os
 import random
 import re
 import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,9 @@ from chain.errors import ChainError
 from chain.subtensor import SubtensorChain
 from harness import BlockPacer, CommitWatch, DevSubnet, kill_cycles
 from neurons.localsubnet.plan import NeuronPlan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "chain"))
+from localnet_fixture import private_chain  # noqa: E402
 
 pytestmark = pytest.mark.localnet
 BLOCK_TIME = 0.5
@@ -38,24 +43,8 @@ CYCLES = 4
 @pytest.fixture
 def runtime293(tmp_path):
     """(LocalChain, ws URL) on a fresh spec-293 chain of its own, relaxed; stopped at the end."""
-    from chain.localnet import process
-    from chain.localnet.bootstrap import relax_chain
-    from chain.localnet.chopsticks import ChopsticksMissing
-    from chain.localnet.local import LocalChain
-    from chain.localnet.spec import ChainSpecMissing
-
-    state = tmp_path / "chopsticks"
-    try:
-        st, _ = process.start(port=process.free_port(), state_dir=state, install=False, runtime=293)
-    except (ChainSpecMissing, ChopsticksMissing) as exc:
-        pytest.skip(f"spec-293 tests need: {exc} -> {exc.hint}")
-    try:
-        chain = LocalChain(st.url)
-        relax_chain(chain)
-        yield chain, st.url
-        chain.close()
-    finally:
-        process.stop(state)
+    with private_chain(tmp_path / "chopsticks", 293) as chain:
+        yield chain, chain.url
 
 
 def runtime_commits(url: str, netuid: int, hotkey: str):
