@@ -26,6 +26,8 @@ def varint(n: int) -> bytes:
     """Encode a uint64 (or an int64, two's complement) as a base-128 varint."""
     if 0 <= n < 0x80:
         return _ONE_BYTE[n]
+    if 0 < n < 0x4000:  # two bytes: lengths up to 16 KiB, tensor dims
+        return bytes((n & 0x7F | 0x80, n >> 7))
     if n < 0:
         n += _U64
     if not 0 <= n < _U64:
@@ -69,8 +71,10 @@ def view(data: Buffer) -> memoryview:
 
 
 def read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
-    if pos < end and buf[pos] < 0x80:  # fast path: one byte
+    if pos < end and buf[pos] < 0x80:  # fast paths: one byte, two bytes
         return buf[pos], pos + 1
+    if pos + 1 < end and buf[pos + 1] < 0x80:
+        return buf[pos] & 0x7F | buf[pos + 1] << 7, pos + 2
     result = shift = 0
     while True:
         if pos >= end:

@@ -70,6 +70,9 @@ class TextNextToken(SubnetSpec):
         "floor": TensorSpec(("batch",), "float32", low=0.0, high=1.0),
     }
     feature_dim = 64
+    # each row's next token depends on that row's context alone: miners may merge requests of the
+    # same width (the validators' challenges are all CTX wide; application queries are left-padded)
+    rows_independent = True
     batched_weights = True
     hyperparameters = {"tempo": 100, "min_allowed_weights": 1, "max_weight_limit": 65535,
                        "commit_reveal": True}

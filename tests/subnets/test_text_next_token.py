@@ -146,3 +146,31 @@ def test_challenge_rows_never_repeat_across_seeds(next_token):
     assert len(ch.info["where"]) == 8 and all(":" in w for w in ch.info["where"])
     assert "    " in decode(ch.request["context"].view(-1).tolist())  # SmolLM2 ids keep indentation
     assert memorisation_warnings(next_token, rounds=8, batch_size=32) == []
+
+
+def test_smollm2_requests_merged_into_one_forward_get_their_own_answers(next_token, next_token_miners):
+    """Three validators' challenges (8, 3 and 5 contexts) run as one SmolLM2 forward by the miner's
+    batcher: each gets the top-k its own forward gives (same ids, logits within float error)."""
+    import asyncio
+
+    from neurons.batching import Batcher, batchable
+
+    assert batchable(next_token)
+    model = next_token_miners["smollm2"]
+    requests = [next_token.challenge(seed, n).request for seed, n in ((11, 8), (12, 3), (13, 5))]
+
+    async def merged():
+        batcher = Batcher(model.forward, max_rows=64, max_wait_s=0.5)
+        deadline = asyncio.get_running_loop().time() + 120
+        try:
+            return batcher, await asyncio.gather(*(batcher.submit(r, deadline) for r in requests))
+        finally:
+            await batcher.close()
+
+    batcher, outs = asyncio.run(merged())
+    assert batcher.forwards == 1 and batcher.requests == 3
+    for r, out in zip(requests, outs):
+        alone = model.forward(r)
+        assert out["token_ids"].shape == alone["token_ids"].shape
+        assert torch.equal(out["token_ids"][:, :5], alone["token_ids"][:, :5])  # the likeliest five, in order
+        assert torch.allclose(out["logits"], alone["logits"], atol=1e-3)
