@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -71,6 +73,46 @@ class Window:
         return {"steps": len(self.lat), "p50_ms": percentile(self.lat, 50) * 1e3,
                 "p99_ms": percentile(self.lat, 99) * 1e3, "rps": self.ok / max(self.busy, 1e-9),
                 "cpu_us": self.cpu / max(self.ok, 1) * 1e6}
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and every process below it (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+@contextlib.contextmanager
+def stopped(pids: list[int]):
+    """The other stack's processes stopped (SIGSTOP) while one stack is measured, continued after.
+
+    Idle, the SDK's processes still use about half a core of this 2-core machine (measured at start,
+    see idle_cores), which would be taken from whichever stack is measured beside them."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def idle_cores(pids: list[int], seconds: float = 3.0) -> float:
+    c0 = cpu_seconds(pids)
+    time.sleep(seconds)
+    return (cpu_seconds(pids) - c0) / seconds
 
 
 def free_port() -> int:
@@ -124,6 +166,8 @@ def sdk_worker(indices: list[int], validator_ss58: str, conn) -> None:
     conn.recv()
     for a in axons:
         a.stop()
+    conn.send("stopped")
+    os._exit(0)  # the SDK's logging thread reads a queue closed at interpreter exit and prints an EOFError trace
 
 
 def sdk_driver(workers: int, n_max: int) -> int:
@@ -180,6 +224,8 @@ def sdk_driver(workers: int, n_max: int) -> int:
     finally:
         for parent in pipes:
             parent.send("stop")
+        for parent in pipes:
+            parent.poll(10) and parent.recv()
         for p in procs:
             p.join(10)
     return 0
@@ -226,7 +272,7 @@ class SDK:
         self.proc.wait(30)
 
 
-async def run(args, sdk: SDK, miners, pids) -> list[tuple]:
+async def run(args, sdk: SDK, miners, pids, sdk_pids) -> list[tuple]:
     import numpy as np
     from substrateinterface import Keypair
 
@@ -246,9 +292,11 @@ async def run(args, sdk: SDK, miners, pids) -> list[tuple]:
 
                 ours, theirs = Window(), []
                 await step()
-                for r in range(args.rounds):
-                    await ours.run(step, args.seconds / args.rounds, pids)
-                    theirs.append(sdk.window(n, PAYLOADS[pname], args.seconds / args.rounds, warm=r == 0))
+                for r in range(args.rounds):  # each stack measured with the other one stopped
+                    with stopped(sdk_pids):
+                        await ours.run(step, args.seconds / args.rounds, pids)
+                    with stopped(pids[1:]):  # our miners (this process waits for the SDK's answer)
+                        theirs.append(sdk.window(n, PAYLOADS[pname], args.seconds / args.rounds, warm=r == 0))
                 sdk_sum = _merge(theirs)
                 rows.append((n, pname, ours.summary(), sdk_sum))
                 o = rows[-1][2]
@@ -300,11 +348,13 @@ def main() -> int:
         miners += parent.recv()
     miners.sort(key=lambda m: m["hotkey"])
     sdk = SDK(py, args.workers, n_max)
+    sdk_pids, our_pids = descendants(sdk.proc.pid), [os.getpid()] + [p.pid for p in procs]
+    idle = {"sdk": idle_cores(sdk_pids), "ours": idle_cores(our_pids[1:])}
     load0 = os.getloadavg()[0]
     print(f"{len(miners)} opensubnet miners and {n_max} bittensor {sdk.version} miners up; {os.cpu_count()} cores, "
-          f"load average {load0:.1f}", flush=True)
+          f"load average {load0:.1f}; idle CPU: SDK {idle['sdk']:.2f} cores, opensubnet {idle['ours']:.2f}", flush=True)
     try:
-        rows = asyncio.run(run(args, sdk, miners, [os.getpid()] + [p.pid for p in procs]))
+        rows = asyncio.run(run(args, sdk, miners, our_pids, sdk_pids))
     finally:
         sdk.close()
         for parent in pipes:
@@ -328,6 +378,7 @@ def main() -> int:
     cmd = "python bench/peers.py " + " ".join(sys.argv[1:])
     notes = args.out.read_text().partition(NOTES)[2] if args.out.exists() else ""
     args.out.write_text(_REPORT.format(cmd=cmd.strip(), table=md, floors="\n".join(verdicts), load=load,
+                                       idle_sdk=idle["sdk"], idle_ours=idle["ours"],
                                        cores=os.cpu_count(), workers=args.workers, version=sdk.version,
                                        python=platform.python_version()) + (NOTES + notes if notes else ""))
     print(f"wrote {args.out}")
@@ -343,8 +394,10 @@ absolute figures are noisy, compare the ratios). One validator process per stack
 {workers} worker processes per stack, loopback; every miner echoes the float32 tensor back. The
 SDK is bittensor {version} in its own virtualenv (its FastAPI axon with the default signature,
 body-hash and nonce checks, a `bittensor.Tensor` in JSON; its aiohttp dendrite). Both stacks run
-in alternating windows of the same run. "CPU µs/req" is the CPU time of that stack's validator and
-miner processes per verified answer.
+in alternating windows of the same run, each with the other stack's processes stopped (SIGSTOP):
+idle, the SDK's processes used {idle_sdk:.2f} cores and opensubnet's {idle_ours:.2f} (measured
+at start). "CPU µs/req" is the CPU time of that stack's validator and miner processes per
+verified answer.
 
 {table}
 
