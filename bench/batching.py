@@ -151,7 +151,7 @@ def run_subnet(args, subnet: str) -> tuple[list[str], str]:
     ratio, p99 = res["batched"]["rps"] / base["rps"], res["batched"]["p99_ms"]
     floor = (f"GPU floor (>= 3× unbatched, p99 under the {args.timeout:g} s deadline): "
              f"{'meets' if ratio >= 3 and p99 < args.timeout * 1e3 else 'MISSES'}" if device.startswith("cuda")
-             else f"on a CPU `batching = \"auto\"` keeps merging off, so a miner runs the unbatched row "
+             else f"On a CPU `batching = \"auto\"` keeps merging off, so a miner runs the unbatched row "
                   f"(batched forced on: {ratio:.2f}× here)")
     summary = (f"- {subnet}, {MODELS[subnet]} on {device}: the batched miner ran {counts['forwards']} forwards for "
                f"{counts['requests']} requests ({merged:.1f} requests per forward). {floor}. "
