@@ -45,7 +45,8 @@ def normalize_max_weight(x: np.ndarray, limit: float) -> np.ndarray:
         if free_sum <= 0:  # only zeros left uncapped: share the remainder evenly among them
             out = np.where(capped, limit, rest / max(free.sum(), 1))
             return out
-        out = np.where(capped, limit, (x / free_sum) * rest)
+        out = np.full(n, limit)
+        out[free] = x[free] / free_sum * rest  # the capped ones are not divided: a tiny free_sum cannot overflow them
         over = free & (out > limit)
         if not over.any():
             return out

@@ -1,5 +1,9 @@
-"""runtime.freeze_startup_heap: what is alive at start-up leaves the collector's generations; later garbage is still collected."""
+"""runtime: the start-up heap leaves the collector's generations (later garbage is still collected); large buffers come from a reused heap."""
 import gc
+import subprocess
+import sys
+
+import pytest
 
 from neurons.runtime import freeze_startup_heap
 
@@ -45,11 +49,6 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 320)
 def test_tuned_allocator_reuses_pages_for_bursts_of_large_buffers():
     """Untuned glibc maps and unmaps every MiB buffer of a burst (about 256 page faults per MiB);
     after tune_allocator (prepare_to_serve) the heap keeps them: next to none."""
-    import subprocess
-    import sys
-
-    import pytest
-
     def faults_per_mib(mode: str) -> str:
         return subprocess.run([sys.executable, "-c", _BURSTS, mode], capture_output=True, text=True,
                               check=True).stdout.strip()

@@ -1,10 +1,13 @@
 """text-next-token: renamed stdlib source, mixing top-k distributions, a real LM, and a memorising attacker."""
+import asyncio
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from neurons.batching import Batcher, batchable
 from subnets.check import memorisation_warnings
 from subnets.spec import Challenge, OutOfBounds, WrongDtype, WrongShape
 from subnets.text.corpus import token_stream
@@ -151,10 +154,6 @@ def test_challenge_rows_never_repeat_across_seeds(next_token):
 def test_smollm2_requests_merged_into_one_forward_get_their_own_answers(next_token, next_token_miners):
     """Three validators' challenges (8, 3 and 5 contexts) run as one SmolLM2 forward by the miner's
     batcher: each gets the top-k its own forward gives (same ids, logits within float error)."""
-    import asyncio
-
-    from neurons.batching import Batcher, batchable
-
     assert batchable(next_token)
     model = next_token_miners["smollm2"]
     requests = [next_token.challenge(seed, n).request for seed, n in ((11, 8), (12, 3), (13, 5))]
