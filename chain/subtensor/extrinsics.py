@@ -105,7 +105,9 @@ class Submitter:
             c = s.compose_call(pallet, call, params)
             if sudo:
                 c = s.compose_call("Sudo", "sudo", {"call": c})
-            return s.create_signed_extrinsic(call=c, keypair=signer)
+            # the stored nonce: what the AccountNonceApi runtime call returns, read without running the runtime
+            nonce = s.query("System", "Account", [signer.ss58_address]).value["nonce"]
+            return s.create_signed_extrinsic(call=c, keypair=signer, nonce=nonce)
 
         sends = 0
 
