@@ -60,8 +60,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Whole files to a worker, except the files of _PER_TEST, in the order collected (with
-    --no-loadscope-reorder in addopts)."""
+    """For the suite's own `--dist loadfile` (addopts): whole files to a worker, except the files of
+    _PER_TEST, in the order collected (--no-loadscope-reorder). Another --dist gets xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class UnitScheduling(LoadScopeScheduling):
