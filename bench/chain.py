@@ -57,12 +57,11 @@ def register_all(chain, netuid: int, hotkeys: list[str], coldkey: Keypair) -> No
 def build_subnet(chain, n: int) -> tuple[int, list[Keypair]]:
     alice, bob = K("//Alice"), K("//Bob")
     netuid = chain.create_subnet(alice)
-    hparams = [("tempo", 10), ("weights_rate_limit", 0), ("max_registrations_per_block", n),
-               ("target_registrations_per_interval", n), ("max_allowed_validators", VALIDATORS)]
+    hparams = {"tempo": 10, "weights_rate_limit": 0, "max_registrations_per_block": n,
+               "target_registrations_per_interval": n, "max_allowed_validators": VALIDATORS}
     if chain.hyperparameters(netuid).commit_reveal_enabled:  # the workload sets weights directly
-        hparams.append(("commit_reveal_enabled", False))
-    for name, value in hparams:
-        chain.set_hyperparameter(netuid, name, value, alice)
+        hparams["commit_reveal_enabled"] = False
+    chain.set_hyperparameters(netuid, hparams, alice)
     validators = [K(f"//bench-v{i}") for i in range(VALIDATORS)]
     hotkeys = [v.ss58_address for v in validators] + [K(f"//bench-m{i}").ss58_address for i in range(n - VALIDATORS)]
     print(f"  registering {n} neurons …", flush=True)

@@ -7,7 +7,7 @@ chain's sudo key (//Alice on local chains).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from substrateinterface import Keypair
 
@@ -117,8 +117,13 @@ class Chain(ABC):
                                hint="use hash commit-reveal (commit_weights, then reveal_weights)")
 
     @abstractmethod
+    def set_hyperparameters(self, netuid: int, values: Mapping[str, int | bool], signer: Keypair) -> None:
+        """Set fields of `Hyperparameters` by name in one extrinsic, all or none (sudo, or the subnet
+        owner for the fields the chain lets an owner set)."""
+
     def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
-        """Set one field of `Hyperparameters` by name (sudo / subnet owner only)."""
+        """Set one field of `Hyperparameters` by name."""
+        self.set_hyperparameters(netuid, {name: value}, sudo)
 
     # --- history --------------------------------------------------------------------------
     def epoch_record(self, netuid: int, block: int | None = None) -> "EpochRecord":

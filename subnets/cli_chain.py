@@ -17,12 +17,14 @@ def add_chain_actions(sub) -> None:
     p = sub.add_parser("hyperparameters", help="a subnet's hyperparameters, one `name value` line each",
                        description="a subnet's hyperparameters as the chain stores them, one `name value` line each")
     add_config_flags(p, ["chain"])
-    p = sub.add_parser("set", help="set one hyperparameter (subnet owner or sudo, as the chain allows)",
-                       description="set one hyperparameter of a subnet, signed by the wallet's coldkey "
-                                   "(the subnet owner, or the chain's sudo key for the rest)")
+    p = sub.add_parser("set", help="set hyperparameters (subnet owner or sudo, as the chain allows)",
+                       description="set one or more hyperparameters of a subnet in one extrinsic, all or none, "
+                                   "signed by the wallet's coldkey (the subnet owner, or the chain's sudo key "
+                                   "for the rest)")
     add_config_flags(p, ["wallet", "chain"])
-    p.add_argument("name", metavar="NAME", help="hyperparameter name (see `neuron subnet hyperparameters`)")
-    p.add_argument("value", metavar="VALUE", help="new value: an integer, or true/false")
+    p.add_argument("pairs", nargs="+", metavar="NAME VALUE",
+                   help="hyperparameter name (see `neuron subnet hyperparameters`) and its new value: an "
+                        "integer, or true/false; several pairs are set together")
 
 
 def hyperparameter_names() -> list[str]:
@@ -56,6 +58,18 @@ def parse_value(name: str, text: str) -> int | bool:
     return value
 
 
+def parse_pairs(words: list[str]) -> dict[str, int | bool]:
+    """NAME VALUE [NAME VALUE ...] -> {name: value}; CLIError when odd, repeated or bad."""
+    from neurons.cli.errors import CLIError
+
+    if len(words) % 2:
+        raise CLIError(f"{words[-1]!r} has no value", hint="give NAME VALUE pairs, e.g. `tempo 100 kappa 32767`")
+    names = words[::2]
+    if len(set(names)) != len(names):
+        raise CLIError("a hyperparameter is named twice", hint="give each NAME once")
+    return {name: parse_value(name, text) for name, text in zip(names, words[1::2])}
+
+
 def run_chain_action(args: argparse.Namespace) -> int:
     import chain as chain_mod
     from neurons.cli.register import require_netuid
@@ -63,7 +77,7 @@ def run_chain_action(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.action == "set":
-        value = parse_value(args.name, args.value)  # before the password prompt and the connection
+        values = parse_pairs(args.pairs)  # before the password prompt and the connection
     with chain_mod.connect(cfg.chain.url) as chain:
         if args.action == "create":
             return _create(chain, cfg)
@@ -74,9 +88,11 @@ def run_chain_action(args: argparse.Namespace) -> int:
             return 0
         from neurons.cli.keys import coldkey
         _, signer = coldkey(cfg)
-        chain.set_hyperparameter(netuid, args.name, value, signer)
-        now = getattr(chain.hyperparameters(netuid), args.name)
-    print(f"subnet {netuid}: {args.name} {str(now).lower() if isinstance(now, bool) else now}")
+        chain.set_hyperparameters(netuid, values, signer)
+        now = chain.hyperparameters(netuid)
+    for name in values:
+        value = getattr(now, name)
+        print(f"subnet {netuid}: {name} {str(value).lower() if isinstance(value, bool) else value}")
     return 0
 
 

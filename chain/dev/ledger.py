@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from scalecodec.utils.ss58 import ss58_decode, ss58_encode
@@ -273,9 +273,12 @@ class DevChain(Chain):
         with self.store.read() as db:
             return xt.live_commits(db, head, netuid, _addr(hotkey))
 
-    def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
-        with self._extrinsic(sudo) as (db, block):
-            xt.set_hyperparameter(db, block, netuid, name, value, _addr(sudo.ss58_address), self.sudo_ss58)
+    def set_hyperparameters(self, netuid: int, values: Mapping[str, int | bool], signer: Keypair) -> None:
+        if not values:
+            return
+        with self._extrinsic(signer) as (db, block):   # one savepoint: a refused value undoes the others
+            for name, value in values.items():
+                xt.set_hyperparameter(db, block, netuid, name, value, _addr(signer.ss58_address), self.sudo_ss58)
 
     def epoch_record(self, netuid: int, block: int | None = None) -> EpochRecord:
         with self.store.read() as db:

@@ -9,7 +9,7 @@ from substrateinterface import Keypair
 
 from chain.local_subnet import COMMIT_REVEAL_KEYS, LOCAL_SUBNET, LOCAL_TEMPO
 from chain.localnet.config import ROOT_HOTKEY_URI
-from chain.subtensor import SubtensorChain
+from chain.subtensor import SubtensorChain, hyperparams
 
 log = logging.getLogger(__name__)
 ROOT_NETUID = 0
@@ -36,18 +36,21 @@ def relax_chain(chain: SubtensorChain) -> None:
     """No subnet-creation or tx rate limits, cheap subnets, many stakes per interval, a fast root
     network and a staked root validator that will weight every subnet. Safe to run twice."""
     alice = sudo_key()
-    chain.submit("AdminUtils", "sudo_set_network_rate_limit", {"rate_limit": 0}, alice, sudo=True)
-    chain.submit("AdminUtils", "sudo_set_tx_rate_limit", {"tx_rate_limit": 0}, alice, sudo=True)
-    chain.submit("AdminUtils", "sudo_set_network_min_lock_cost", {"lock_cost": 100 * 10**9}, alice, sudo=True)
+    calls = [("AdminUtils", "sudo_set_network_rate_limit", {"rate_limit": 0}),
+             ("AdminUtils", "sudo_set_tx_rate_limit", {"tx_rate_limit": 0}),
+             ("AdminUtils", "sudo_set_network_min_lock_cost", {"lock_cost": 100 * 10**9})]
     if chain.shape.has_storage("SubtensorModule", "TargetStakesPerInterval"):
         # no AdminUtils call exists for it on spec 148: set it with the root-only System.set_storage
         key = chain.storage_key("SubtensorModule", "TargetStakesPerInterval")
-        chain.submit("System", "set_storage", {"items": [(key, _u64(1_000_000))]}, alice, sudo=True)
+        calls.append(("System", "set_storage", {"items": [(key, _u64(1_000_000))]}))
+    if not chain.shape.stakes_per_subnet:   # before dTAO subnets emit by root weights: a fast root network
+        calls += [("AdminUtils", *hyperparams.setter(chain.shape, ROOT_NETUID, "tempo", ROOT_TEMPO)),
+                  ("AdminUtils", *hyperparams.setter(chain.shape, ROOT_NETUID, "weights_rate_limit", 0))]
+    chain.submit("Utility", "batch_all", {"calls": [chain.compose_call(*c) for c in calls]}, alice, sudo=True,
+                 what="Utility.batch_all of " + ", ".join(f"{p}.{c}" for p, c, _ in calls))
     if chain.shape.stakes_per_subnet:   # dTAO: subnets emit after start_call, not by root weights
         log.info("local chain relaxed: no network/tx rate limits (dTAO runtime %d)", chain.shape.spec_version)
         return
-    chain.set_hyperparameter(ROOT_NETUID, "tempo", ROOT_TEMPO, alice)
-    chain.set_hyperparameter(ROOT_NETUID, "weights_rate_limit", 0, alice)
     root = root_hotkey()
     if chain.uid(ROOT_NETUID, root.ss58_address) is None:
         chain.submit("SubtensorModule", "root_register", {"hotkey": root.ss58_address}, alice)
@@ -62,11 +65,10 @@ def make_practical(chain: SubtensorChain, netuid: int, tempo: int = LOCAL_TEMPO,
     alice = sudo_key()
     if not chain.shape.stakes_per_subnet and chain.uid(ROOT_NETUID, root_hotkey().ss58_address) is None:
         relax_chain(chain)
-    chain.set_hyperparameter(netuid, "tempo", tempo, alice)
-    for name, value in PRACTICAL.items():
-        if name in COMMIT_REVEAL_KEYS and not chain.shape.has_call("AdminUtils", "sudo_set_commit_reveal_weights_enabled"):
-            continue   # spec 148: no commit-reveal, weights are set directly
-        chain.set_hyperparameter(netuid, name, value, alice)
+    # spec 148 has no commit-reveal: its subnets keep direct set_weights
+    values = {name: value for name, value in PRACTICAL.items() if name not in COMMIT_REVEAL_KEYS
+              or chain.shape.has_call("AdminUtils", "sudo_set_commit_reveal_weights_enabled")}
+    chain.set_hyperparameters(netuid, {"tempo": tempo, **values}, alice)
     if chain.shape.stakes_per_subnet:
         chain.start_call(netuid, owner or alice)
     else:

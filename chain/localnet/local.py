@@ -60,19 +60,30 @@ class LocalChain(SubtensorChain):
             log.warning("could not dissolve the half-made subnet %d: %s", netuid, exc)
 
     def start_call(self, netuid: int, owner: Keypair) -> None:
-        """The real start_call; when the runtime still makes the subnet wait (a multi-day delay), the
-        two storage items start_call would write are set with sudo System.set_storage instead."""
+        """The real start_call; when the runtime still makes the subnet wait (DurationOfStartCall blocks
+        after its registration), the two storage items start_call would write are set with sudo
+        System.set_storage instead (no block spent on a refusal that is known in advance)."""
         if not self.shape.has_call("SubtensorModule", "start_call"):
             return
-        try:
-            super().start_call(netuid, owner)
-            return
-        except ChainError as exc:
-            if exc.name != "NeedWaitingMoreBlocksToStarCall":
-                raise
+        if not self._start_call_waits(netuid):
+            try:
+                super().start_call(netuid, owner)
+                return
+            except ChainError as exc:
+                if exc.name != "NeedWaitingMoreBlocksToStarCall":
+                    raise
         first = self.storage_key("SubtensorModule", "FirstEmissionBlockNumber", [netuid])
         enabled = self.storage_key("SubtensorModule", "SubtokenEnabled", [netuid])
         block = (self.block() + 1).to_bytes(8, "little").hex()
         self.submit("System", "set_storage", {"items": [(first, "0x" + block), (enabled, "0x01")]}, self.faucet(),
                     sudo=True)
         log.info("subnet %d: emission started (start_call delay skipped with sudo set_storage)", netuid)
+
+    def _start_call_waits(self, netuid: int) -> bool:
+        """start_call in the next block would be refused with NeedWaitingMoreBlocksToStarCall."""
+        delay = self._conn.run(lambda s: s.get_constant("SubtensorModule", "DurationOfStartCall"))
+        registered = self.query("NetworkRegisteredAt", [netuid]) if self.shape.has_storage(
+            "SubtensorModule", "NetworkRegisteredAt") else None
+        if delay is None or registered is None:
+            return False
+        return self.block() + 1 < int(registered) + int(delay.value)

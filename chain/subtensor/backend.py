@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode, ss58_encode
@@ -113,9 +113,11 @@ class SubtensorChain(Chain):
             self.yuma_variant = self.shape.yuma_variant
             self._tx = Submitter(self._conn, self.shape)
 
-    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
-        """Any extrinsic, errors typed; `sudo=True` wraps it in Sudo.sudo and checks the inner result."""
-        return self._tx.submit(pallet, call, params, signer, sudo=sudo)
+    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False,
+               what: str | None = None) -> list[Event]:
+        """Any extrinsic, errors typed (named by `what`, default pallet.call); `sudo=True` wraps it in
+        Sudo.sudo and checks the inner result."""
+        return self._tx.submit(pallet, call, params, signer, sudo=sudo, what=what)
 
     def compose_call(self, pallet: str, call: str, params: dict):
         """A call object, e.g. to put several into one Utility.batch_all."""
@@ -342,12 +344,18 @@ class SubtensorChain(Chain):
             raise UnsupportedError(f"runtime spec {self.shape.spec_version} has no {call} (no commit-reveal)",
                                    hint="set weights directly with set_weights on this chain")
 
-    def set_hyperparameter(self, netuid: int, name: str, value: int | bool, sudo: Keypair) -> None:
+    def set_hyperparameters(self, netuid: int, values: Mapping[str, int | bool], signer: Keypair) -> None:
+        """Several values go in one Utility.batch_all (one block; the first refusal undoes the rest)."""
         self._require_subnet(netuid)
-        call, params = hyperparams.setter(self.shape, netuid, name, value)
+        calls = [hyperparams.setter(self.shape, netuid, name, value) for name, value in values.items()]
         # the sudo key wraps the call in Sudo.sudo; a subnet owner calls AdminUtils directly
-        as_sudo = address(sudo.ss58_address) == self.sudo_key()
-        self.submit("AdminUtils", call, params, sudo, sudo=as_sudo)
+        as_sudo = address(signer.ss58_address) == self.sudo_key()
+        if len(calls) == 1:
+            self.submit("AdminUtils", *calls[0], signer, sudo=as_sudo)
+        elif calls:
+            batch = [self.compose_call("AdminUtils", call, params) for call, params in calls]
+            self.submit("Utility", "batch_all", {"calls": batch}, signer, sudo=as_sudo,
+                        what=f"Utility.batch_all of AdminUtils.{', '.join(call for call, _ in calls)}")
 
     def epoch_record(self, netuid: int, block: int | None = None):
         from chain.subtensor.epoch import epoch_record

@@ -98,8 +98,9 @@ class Submitter:
         self._shape = shape
         self._lock = threading.Lock()
 
-    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False) -> list[Event]:
-        what = f"{'sudo ' if sudo else ''}{pallet}.{call}"
+    def submit(self, pallet: str, call: str, params: dict, signer: Keypair, *, sudo: bool = False,
+               what: str | None = None) -> list[Event]:
+        what = f"{'sudo ' if sudo else ''}{what or f'{pallet}.{call}'}"
 
         def sign(s):
             c = s.compose_call(pallet, call, params)

@@ -64,9 +64,8 @@ class LocalSubnet:
         params = {"weights_rate_limit": 0, "max_registrations_per_block": 64,
                   "target_registrations_per_interval": 64, **hyperparameters, "tempo": self.tempo}
         current = self.chain.hyperparameters(self.netuid).as_dict()
-        for name, value in params.items():
-            if current.get(name) != value:   # only real changes: some are read-only on some runtimes
-                self.chain.set_hyperparameter(self.netuid, name, value, sudo)
+        # only real changes (some are read-only on some runtimes), in one extrinsic
+        self.chain.set_hyperparameters(self.netuid, {k: v for k, v in params.items() if current.get(k) != v}, sudo)
         log.info("created subnet %d (tempo %d) on %s", self.netuid, self.tempo, self.chain_url)
         return self.netuid
 

@@ -41,8 +41,7 @@ def new_subnet(chain, owner: Keypair = ALICE, **hparams) -> int:
     netuid = chain.create_subnet(owner)
     if chain.hyperparameters(netuid).commit_reveal_enabled:
         hparams = {"commit_reveal_enabled": False, **hparams}
-    for name, value in hparams.items():
-        chain.set_hyperparameter(netuid, name, value, ALICE)
+    chain.set_hyperparameters(netuid, hparams, ALICE)
     return netuid
 
 
@@ -251,8 +250,13 @@ def test_commit_reveal(chain_backend):
 def test_hyperparameters_sudo_owner_and_others(chain_backend):
     c = chain_backend
     netuid = c.create_subnet(BOB)                           # Bob owns it, Alice is sudo
-    c.set_hyperparameter(netuid, "tempo", 7, ALICE)
-    c.set_hyperparameter(netuid, "weights_rate_limit", 3, ALICE)
+    head = c.block()
+    c.set_hyperparameters(netuid, {"tempo": 7, "weights_rate_limit": 3}, ALICE)
+    assert c.block() == head + 1                            # several values, one extrinsic
+    version = c.hyperparameters(netuid).weights_version
+    with pytest.raises(PermissionError_):                   # all or none: the owner's own value is undone too
+        c.set_hyperparameters(netuid, {"weights_version": version + 6, "tempo": 9}, BOB)
+    assert c.hyperparameters(netuid).weights_version == version
     # the owner sets the subnet's own knobs (weights_version on every runtime; weights_rate_limit was
     # the owner's on spec 148 but is root-only on spec 293, so it is sudo's here)
     c.set_hyperparameter(netuid, "weights_version", 4, BOB)

@@ -175,8 +175,7 @@ def test_audit_agrees_with_the_spec293_epochs(chain293, capsys):
 
     c = chain293
     netuid = c.create_subnet(ALICE)
-    for name, value in (("commit_reveal_enabled", False), ("yuma3", True), ("bonds_penalty", 30000)):
-        c.set_hyperparameter(netuid, name, value, ALICE)
+    c.set_hyperparameters(netuid, {"commit_reveal_enabled": False, "yuma3": True, "bonds_penalty": 30000}, ALICE)
     hp = c.hyperparameters(netuid)
     assert hp.yuma3 and hp.bonds_penalty == 30000 and not hp.liquid_alpha
     names = ["AuV0", "AuV1", "AuM0", "AuM1", "AuM2"]

@@ -18,7 +18,8 @@ def test_subnet_creator_journey(shell):
     path = re.search(r"wrote (\S+\.py)", out).group(1)
     assert "neuron subnet check" in out
     netuid = int(sh.out("subnet", "create", "--chain", sh.chain, "--wallet", "owner").strip().splitlines()[-1])
-    sh.out("subnet", "set", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "owner", "immunity_period", "500")
+    sh.out("subnet", "set", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "owner", "immunity_period", "500",
+           "activity_cutoff", "4000")                           # several values: one extrinsic
     refused = sh.run("subnet", "set", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "owner", "tempo", "8",
                      ok=False)                                  # the tempo is the chain's (sudo's) to set
     assert refused.returncode != 0 and "BadOrigin" in refused.stderr and "Traceback" not in refused.stderr
@@ -29,7 +30,7 @@ def test_subnet_creator_journey(shell):
     assert unknown.returncode == 2 and "unknown hyperparameter 'tempi'" in unknown.stderr and "tempo" in unknown.stderr
     params = dict(line.split(" ", 1) for line in
                   sh.out("subnet", "hyperparameters", "--chain", sh.chain, "--netuid", str(netuid)).splitlines())
-    assert params["immunity_period"] == "500" and params["tempo"] == "8"
+    assert params["immunity_period"] == "500" and params["activity_cutoff"] == "4000" and params["tempo"] == "8"
     yuma3 = sh.run("subnet", "set", "--chain", sh.chain, "--netuid", str(netuid), "--wallet", "owner", "yuma3", "true",
                    ok=False)                                    # today's rules: the dev ledger has them, spec 148 not
     if sh.chain.startswith("dev:"):

@@ -53,6 +53,15 @@ def test_fund_create_set_stake_transfer(env, capsys):
     assert code == 2 and "true or false" in err
     code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "bonds_penalty", "70000")
     assert code == 2 and "bonds_penalty must be in [0, 65535], got 70000" in err   # before any chain call
+    assert run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "100",
+               "immunity_period", "77")[1] == f"subnet {netuid}: kappa 100\nsubnet {netuid}: immunity_period 77\n"
+    code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "5", "tempo")
+    assert code == 2 and "'tempo' has no value" in err
+    code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "5", "kappa", "6")
+    assert code == 2 and "named twice" in err
+    code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "5", "tempo", "6")
+    assert code == 1 and "BadOrigin" in err                     # all or none: the owner's kappa is not set either
+    assert "kappa 100" in run(capsys, "subnet", "hyperparameters", *chain, "--netuid", str(netuid))[1]
 
     assert run(capsys, "register", *chain, "--netuid", str(netuid), "--wallet", "w", "--hotkey", "other")[0] == 0
     code, out, _ = run(capsys, "stake", "add", *chain, "--wallet", "w", "--hotkey", "other", "--amount", "20")
