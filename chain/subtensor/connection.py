@@ -31,6 +31,21 @@ def _unreachable(url: str):
     return make
 
 
+class MetadataCache:
+    """substrate-interface's `cache_region`: runtime metadata decoded once per process for each chain
+    (genesis hash) and runtime version, shared by every later connection (decoding takes ~1 s)."""
+    _decoded: dict[tuple[str, str], object] = {}
+
+    def __init__(self, genesis_hash: str):
+        self.genesis_hash = genesis_hash
+
+    def get(self, key: str):
+        return self._decoded.get((self.genesis_hash, key))
+
+    def set(self, key: str, metadata) -> None:
+        self._decoded[(self.genesis_hash, key)] = metadata
+
+
 class Connection:
     def __init__(self, url: str, *, timeout: float = 60.0, attempts: int = 5, base_delay: float = 0.25):
         self.url = url
@@ -43,8 +58,10 @@ class Connection:
         policy(self._open)()
 
     def _open(self) -> None:
+        # websocket-client checks UTF-8 in pure Python (0.1 s per MB); json decoding checks it again in C
         s = SubstrateInterface(url=self.url, ss58_format=42, auto_reconnect=False,
-                               ws_options={"timeout": self.timeout})
+                               ws_options={"timeout": self.timeout, "skip_utf8_validation": True})
+        s.cache_region = MetadataCache(s.rpc_request("chain_getBlockHash", [0])["result"])
         s.init_runtime()
         self._substrate = s
         log.debug("connected to %s (spec %s)", self.url, s.runtime_version)

@@ -55,3 +55,21 @@ def test_threads_share_one_connection_safely(local_chain):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda i: (c.block(), c.subnets()) if i % 2 else (head, c.subnets()), range(64)))
     assert results == [(head, subnets)] * 64
+
+
+def test_a_second_connection_reuses_the_decoded_metadata(local_chain):
+    other = SubtensorChain(local_chain.url)
+    try:
+        assert other._conn.substrate.metadata is local_chain._conn.substrate.metadata   # not decoded again
+        assert other.subnets() == local_chain.subnets() and other.shape.spec_version == local_chain.shape.spec_version
+    finally:
+        other.close()
+
+
+def test_metadata_is_shared_only_within_one_chain():
+    from chain.subtensor.connection import MetadataCache
+
+    MetadataCache("0x" + "aa" * 32).set("METADATA_7", "decoded")
+    assert MetadataCache("0x" + "aa" * 32).get("METADATA_7") == "decoded"
+    assert MetadataCache("0x" + "bb" * 32).get("METADATA_7") is None          # another genesis
+    assert MetadataCache("0x" + "aa" * 32).get("METADATA_8") is None          # another runtime version
