@@ -1,7 +1,7 @@
 """Issue 14, finding 6 on the real runtime: the chain behind a TCP proxy that adds 2 s to every answer
 of the node (tests/chain/tcp_proxy.py's proxy, with a delay). The miner (`neurons.miner.serve`,
-metagraph refresh every 0.3 s) keeps its p99 to a validator within 2x of the same run without
-delay, because its chain calls run on neurons/chainio.py's thread. The dev-ledger version of this
+metagraph refresh every 0.3 s) keeps its p99 to a validator within 2x (+100 ms) of the same run
+without delay, because its chain calls run on neurons/chainio.py's thread. The dev-ledger version of this
 test, with the validator API and weights, is tests/neurons/test_hardening_chainio.py.
 
 Skips, saying what is missing and how to get it, without the local runtime (Chopsticks + chain spec).
@@ -111,4 +111,6 @@ def test_a_slow_chain_rpc_does_not_slow_the_miner(local_chain):
         proxy.close()
     print(f"miner p99 on the real runtime: {p99(base) * 1e3:.1f} ms without delay, {p99(slow) * 1e3:.1f} ms "
           f"with {DELAY_S:g} s per chain answer")
-    assert p99(slow) <= 2 * p99(base) + 0.010, (p99(base), p99(slow))
+    # chain I/O on the serving loop would stall answers by DELAY_S (2 s); +100 ms absorbs the scheduling
+    # noise of a loaded 2-core machine running Chopsticks beside it (measured once at +28 ms in the suite)
+    assert p99(slow) <= 2 * p99(base) + 0.100, (p99(base), p99(slow))
