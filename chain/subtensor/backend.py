@@ -346,13 +346,15 @@ class SubtensorChain(Chain):
 
     def set_hyperparameters(self, netuid: int, values: Mapping[str, int | bool], signer: Keypair) -> None:
         """Several values go in one Utility.batch_all (one block; the first refusal undoes the rest)."""
+        if not values:
+            return
         self._require_subnet(netuid)
         calls = [hyperparams.setter(self.shape, netuid, name, value) for name, value in values.items()]
         # the sudo key wraps the call in Sudo.sudo; a subnet owner calls AdminUtils directly
         as_sudo = address(signer.ss58_address) == self.sudo_key()
         if len(calls) == 1:
             self.submit("AdminUtils", *calls[0], signer, sudo=as_sudo)
-        elif calls:
+        else:
             batch = [self.compose_call("AdminUtils", call, params) for call, params in calls]
             self.submit("Utility", "batch_all", {"calls": batch}, signer, sudo=as_sudo,
                         what=f"Utility.batch_all of AdminUtils.{', '.join(call for call, _ in calls)}")
