@@ -122,8 +122,9 @@ def test_a_slow_chain_does_not_slow_the_miner(net):
         slow = await miner_latencies(net, DELAY_S)
         print(f"miner p99: {p99(base) * 1e3:.1f} ms without delay, {p99(slow) * 1e3:.1f} ms with {DELAY_S:g} s "
               f"per chain call ({len(base)}, {len(slow)} pings)")
-        # within 2x of the same run without delay (+10 ms: scheduling noise on a shared machine)
-        assert p99(slow) <= 2 * p99(base) + 0.010, (p99(base), p99(slow))
+        # within 2x of the same run without delay. A loop that waited on the chain would stall answers by
+        # DELAY_S (2 s); +100 ms absorbs the scheduling noise of a loaded 2-core machine (measured up to +29 ms)
+        assert p99(slow) <= 2 * p99(base) + 0.100, (p99(base), p99(slow))
     asyncio.run(main())
 
 

@@ -112,5 +112,5 @@ def test_a_slow_chain_rpc_does_not_slow_the_miner(local_chain):
     print(f"miner p99 on the real runtime: {p99(base) * 1e3:.1f} ms without delay, {p99(slow) * 1e3:.1f} ms "
           f"with {DELAY_S:g} s per chain answer")
     # chain I/O on the serving loop would stall answers by DELAY_S (2 s); +100 ms absorbs the scheduling
-    # noise of a loaded 2-core machine running Chopsticks beside it (measured once at +28 ms in the suite)
+    # noise of a loaded 2-core machine running Chopsticks beside it (measured once at +18 ms in the suite)
     assert p99(slow) <= 2 * p99(base) + 0.100, (p99(base), p99(slow))
