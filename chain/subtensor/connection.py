@@ -6,6 +6,7 @@ the same socket) and retries with backoff after reconnecting when the socket dro
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Callable, TypeVar
@@ -19,8 +20,9 @@ from chain.subtensor.retry import retry
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: errors that mean "the socket is gone or stale": reconnect and try again
-TRANSIENT = (WebSocketException, OSError)
+#: errors that mean "the socket is gone, stale or garbled" (bytes that are not UTF-8 JSON: the
+#: socket skips websocket-client's own UTF-8 check): reconnect and try again
+TRANSIENT = (WebSocketException, OSError, UnicodeDecodeError, json.JSONDecodeError)
 
 
 def _unreachable(url: str):

@@ -5,6 +5,11 @@ connections, stall them (bytes stop flowing, the socket stays open) or shut it d
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
@@ -73,3 +78,37 @@ def test_metadata_is_shared_only_within_one_chain():
     assert MetadataCache("0x" + "aa" * 32).get("METADATA_7") == "decoded"
     assert MetadataCache("0x" + "bb" * 32).get("METADATA_7") is None          # another genesis
     assert MetadataCache("0x" + "aa" * 32).get("METADATA_8") is None          # another runtime version
+
+
+def garbling_node() -> tuple[socket.socket, int]:
+    """A loopback websocket 'node' that answers every request with a text frame that is not UTF-8."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer(conn: socket.socket):
+        with conn:
+            request = conn.recv(65536)
+            key = re.search(rb"Sec-WebSocket-Key: (\S+)", request, re.I).group(1)
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            while conn.recv(65536):                       # each request frame: an answer of bad bytes
+                conn.sendall(bytes([0x81, 4]) + b"\xff\xfe\xfd\xfc")
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_a_node_sending_bytes_that_are_not_utf8_is_a_typed_error():
+    server, port = garbling_node()
+    try:
+        with pytest.raises(ChainConnectionError, match="UnicodeDecodeError"):
+            SubtensorChain(f"ws://127.0.0.1:{port}", timeout=2, attempts=2, base_delay=0.01)
+    finally:
+        server.close()
