@@ -6,7 +6,6 @@ import ipaddress
 import logging
 from typing import Mapping, Sequence
 
-from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode, ss58_encode
 from substrateinterface import Keypair
 
@@ -17,7 +16,7 @@ from chain.subtensor.commit import commit_hash
 from chain.subtensor.connection import Connection
 from chain.subtensor.extrinsics import Event, Submitter
 from chain.subtensor.metagraph import read_metagraph
-from chain.subtensor.runtime import RuntimeShape, storage_key
+from chain.subtensor.runtime import RuntimeShape, read_storage, storage_key
 from chain.types import Hyperparameters, Metagraph
 from chain.weights import reveal_epoch
 
@@ -96,12 +95,8 @@ class SubtensorChain(Chain):
     # --- helpers -------------------------------------------------------------------------
     def query(self, item: str, params: list | None = None, *, pallet: str = "SubtensorModule", block: int | None = None):
         """One storage value (decoded), at the head or at `block`."""
-        def read(s):  # one state_getStorage (s.query would first re-check the runtime: 3 more calls)
-            key = storage_key(s, pallet, item, params)
-            block_hash = s.get_block_hash(block) if block is not None else None
-            data = s.rpc_request("state_getStorage", [key.to_hex(), block_hash])["result"]
-            return key.decode_scale_value(ScaleBytes(data) if data else None).value
-        return self._conn.run(read)
+        return self._conn.run(lambda s: read_storage(s, pallet, item, params,
+                                                     s.get_block_hash(block) if block is not None else None))
 
     def _refresh_runtime(self) -> None:
         """Reload metadata after a runtime upgrade (one cheap call; run before each metagraph read)."""

@@ -19,7 +19,7 @@ from substrateinterface.exceptions import SubstrateRequestException
 
 from chain.errors import ChainConnectionError, ExtrinsicError, error_from_name
 from chain.subtensor.connection import Connection
-from chain.subtensor.runtime import RuntimeShape
+from chain.subtensor.runtime import RuntimeShape, read_storage
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Submitter:
             if sudo:
                 c = s.compose_call("Sudo", "sudo", {"call": c})
             # the stored nonce: what the AccountNonceApi runtime call returns, read without running the runtime
-            nonce = s.query("System", "Account", [signer.ss58_address]).value["nonce"]
+            nonce = read_storage(s, "System", "Account", [signer.ss58_address])["nonce"]
             return s.create_signed_extrinsic(call=c, keypair=signer, nonce=nonce)
 
         sends = 0

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import xxhash
 
+from scalecodec.base import ScaleBytes
 from substrateinterface import SubstrateInterface
 from substrateinterface.storage import StorageKey
 
@@ -26,6 +27,15 @@ def storage_key(s: SubstrateInterface, pallet: str, item: str, params: list | No
     """A storage key from the loaded metadata, without the RPC round trips of s.create_storage_key."""
     return StorageKey.create_from_storage_function(pallet, item, params or [], runtime_config=s.runtime_config,
                                                    metadata=s.metadata)
+
+
+def read_storage(s: SubstrateInterface, pallet: str, item: str, params: list | None = None,
+                 block_hash: str | None = None):
+    """One decoded storage value in one state_getStorage (s.query would first re-check the runtime:
+    3 more calls), at the head or at `block_hash`."""
+    key = storage_key(s, pallet, item, params)
+    data = s.rpc_request("state_getStorage", [key.to_hex(), block_hash])["result"]
+    return key.decode_scale_value(ScaleBytes(data) if data else None).value
 
 
 def _twox128(data: bytes) -> bytes:
