@@ -72,6 +72,7 @@ def parse_pairs(words: list[str]) -> dict[str, int | bool]:
 
 def run_chain_action(args: argparse.Namespace) -> int:
     import chain as chain_mod
+    from chain.errors import ChainError
     from neurons.cli.register import require_netuid
     from neurons.config import load_config
 
@@ -88,7 +89,13 @@ def run_chain_action(args: argparse.Namespace) -> int:
             return 0
         from neurons.cli.keys import coldkey
         _, signer = coldkey(cfg)
-        chain.set_hyperparameters(netuid, values, signer)
+        try:
+            chain.set_hyperparameters(netuid, values, signer)
+        except ChainError as exc:
+            if len(values) > 1:   # one extrinsic: say that the others were not set either
+                exc.hint = "; ".join(filter(None, [exc.hint, f"none of the {len(values)} values was set (all or "
+                                                   "none): set the refused one apart, with the key it needs"]))
+            raise
         now = chain.hyperparameters(netuid)
     for name in values:
         value = getattr(now, name)

@@ -60,7 +60,7 @@ def test_fund_create_set_stake_transfer(env, capsys):
     code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "5", "kappa", "6")
     assert code == 2 and "named twice" in err
     code, _, err = run(capsys, "subnet", "set", *chain, "--netuid", str(netuid), "--wallet", "w", "kappa", "5", "tempo", "6")
-    assert code == 1 and "BadOrigin" in err                     # all or none: the owner's kappa is not set either
+    assert code == 1 and "BadOrigin" in err and "none of the 2 values was set" in err   # the owner's kappa neither
     assert "kappa 100" in run(capsys, "subnet", "hyperparameters", *chain, "--netuid", str(netuid))[1]
 
     assert run(capsys, "register", *chain, "--netuid", str(netuid), "--wallet", "w", "--hotkey", "other")[0] == 0
