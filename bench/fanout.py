@@ -6,8 +6,9 @@ payload both ways). Both stacks sign every request and response with sr25519 and
 body hash; the baseline ships tensors the way the official SDK does (JSON, base64) over
 aiohttp. Two more stacks, plain grpc.aio echoing raw bytes with no envelope and no signatures
 (one unary call per request, and frames on one stream per miner as opensubnet sends them),
-show the transport's ceiling. Every process is settled as a neuron process is
-(neurons.runtime.prepare_to_serve). Prints step latency p50/p99, requests/s and the ratio to
+show the transport's ceiling; a fifth sends those raw bytes through opensubnet's own frame layer
+(links and StreamSessions, no envelope), to separate that layer's cost from the protocol's.
+Every process is settled as a neuron process is (neurons.runtime.prepare_to_serve). Prints step latency p50/p99, requests/s and the ratio to
 the baseline, all measured in the same run on the same miners; then, per payload, where a
 signed request's CPU goes (bench/stages.py: each protocol stage timed in-process, the rest of
 the measured CPU per request being gRPC, asyncio and scheduling).
@@ -140,7 +141,28 @@ async def raw_grpc_server():
     return server, port
 
 
-# -- worker processes: the three kinds of miner side by side ----------------------------------------
+async def frames_grpc_server():
+    """opensubnet's frame layer with no envelope: the axon's StreamSessions echoing each payload (its
+    cost over the plain stream is the frames' own: ids, the window, a task per frame, the answer queue)."""
+    import grpc
+
+    from neurons.axon.streams import StreamSessions
+    from protocol import service
+
+    async def echo(payload: memoryview, remaining, peer) -> tuple[list, int]:
+        return [payload], len(payload)
+
+    async def unary(data: bytes, context) -> bytes:
+        return data
+
+    server = grpc.aio.server(options=service.channel_options(64 << 20))
+    server.add_generic_rpc_handlers([service.axon_handler(unary, stream=StreamSessions(echo, 256).serve)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+# -- worker processes: the four kinds of miner side by side -----------------------------------------
 def worker(indices: list[int], conn) -> None:
     asyncio.run(_worker(indices, conn))
 
@@ -168,16 +190,18 @@ async def _worker(indices: list[int], conn) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         raw, raw_port = await raw_grpc_server()
-        servers.append((ax, runner, raw))
+        frames, frames_port = await frames_grpc_server()
+        servers.append((ax, runner, raw, frames))
         out.append({"hotkey": kp.ss58_address, "axon": ax.port,
-                    "http": site._server.sockets[0].getsockname()[1], "raw": raw_port})
+                    "http": site._server.sockets[0].getsockname()[1], "raw": raw_port, "frames": frames_port})
     prepare_to_serve()
     conn.send(out)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # block until told to stop
-    for ax, runner, raw in servers:
+    for ax, runner, raw, frames in servers:
         await ax.stop(0)
         await runner.cleanup()
         await raw.stop(0)
+        await frames.stop(0)
 
 
 # -- the validator -----------------------------------------------------------------------------------
@@ -238,7 +262,7 @@ async def measure(meters: dict[str, Meter], seconds: float, rounds: int = 3) -> 
 
 
 async def run_config(miners, n: int, payload: int, seconds: float, dendrite, session, keypair, raw_stubs,
-                     raw_streams) -> dict:
+                     raw_streams, frames_pool) -> dict:
     from neurons.dendrite import Endpoint
 
     tensors = {"x": np.random.default_rng(n).standard_normal(payload // 4).astype(np.float32)}
@@ -264,8 +288,15 @@ async def run_config(miners, n: int, payload: int, seconds: float, dendrite, ses
     async def raw_stream_step():
         return list(await asyncio.gather(*(raw_stream_one(c) for c in raw_streams[:n])))
 
+    async def frames_one(address: str) -> bool:
+        return len(await frames_pool.send(address, [raw_payload], len(raw_payload), timeout)) == len(raw_payload)
+
+    async def frames_step():
+        return list(await asyncio.gather(*(frames_one(f"127.0.0.1:{m['frames']}") for m in miners[:n])))
+
     return await measure({"opensubnet": Meter(opensubnet_step, n), "http": Meter(http_step, n),
-                          "raw": Meter(raw_step, n), "raw_stream": Meter(raw_stream_step, n)}, seconds)
+                          "raw": Meter(raw_step, n), "raw_stream": Meter(raw_stream_step, n),
+                          "frames": Meter(frames_step, n)}, seconds)
 
 
 async def validator(miners, args) -> list[tuple]:
@@ -274,8 +305,10 @@ async def validator(miners, args) -> list[tuple]:
     from substrateinterface import Keypair
 
     from neurons.dendrite import Dendrite
+    from neurons.dendrite.channels import ChannelPool
     from neurons.runtime import prepare_to_serve
     from protocol import service
+    from protocol.codes import ReturnCode
 
     kp = Keypair.create_from_uri(VALIDATOR_URI)
     rows = []
@@ -284,12 +317,13 @@ async def validator(miners, args) -> list[tuple]:
                     for m in miners]
     raw_stubs = [service.unary_call(ch) for ch in raw_channels]
     raw_streams = [service.stream_call(ch)() for ch in raw_channels]
+    frames_pool = ChannelPool(status_code=lambda e: ReturnCode.UNAVAILABLE)  # the dendrite's links, no envelope
     async with Dendrite(kp, max_concurrency=1024) as d, aiohttp.ClientSession(connector=connector) as session:
         prepare_to_serve()
         for n in args.axons:
             for pname in args.payloads:
                 r = await run_config(miners, n, PAYLOADS[pname], args.seconds, d, session, kp, raw_stubs,
-                                     raw_streams)
+                                     raw_streams, frames_pool)
                 rows.append((n, pname, r))
                 print(f"{n:4d} axons {pname:>5}: " + " | ".join(
                     f"{STACKS[k]} p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms {m['rps']:.0f} req/s "
@@ -298,13 +332,15 @@ async def validator(miners, args) -> list[tuple]:
                     + f" | opensubnet/http x{r['opensubnet']['rps'] / r['http']['rps']:.1f}", flush=True)
     for call in raw_streams:
         call.cancel()
+    await frames_pool.close()
     for ch in raw_channels:
         await ch.close()
     return rows
 
 
 STACKS = {"opensubnet": "opensubnet gRPC (signed)", "http": "HTTP/JSON base64 (signed)",
-          "raw": "plain gRPC unary, raw bytes (no auth)", "raw_stream": "plain gRPC stream, raw bytes (no auth)"}
+          "raw": "plain gRPC unary, raw bytes (no auth)", "raw_stream": "plain gRPC stream, raw bytes (no auth)",
+          "frames": "opensubnet frames, raw bytes (no envelope)"}
 
 
 def floors(rows) -> str:
@@ -340,7 +376,8 @@ def breakdown(rows) -> str:
         n, _, r = max((row for row in rows if row[1] == p), key=lambda row: (row[0] == 64, row[0]))
         out.append(f"Where a signed request's CPU goes at {n} axons × {p} (protocol stages timed in-process, "
                    f"median of 41 round trips; the rest is the fan-out's measured CPU/req minus their sum):\n\n"
-                   + stage_table(stage_times(PAYLOADS[p]), n, r["opensubnet"]["cpu_us"], r["raw_stream"]["cpu_us"]))
+                   + stage_table(stage_times(PAYLOADS[p]), n, r["opensubnet"]["cpu_us"], r["raw_stream"]["cpu_us"],
+                                 r["frames"]["cpu_us"]))
     return "\n\n".join(out)
 
 
@@ -422,7 +459,10 @@ verified successful answers; "step" is one query to all axons; "CPU µs/req" is 
 the validator and all miner processes per verified answer (it moves less with the machine's
 other load than req/s and latency do). The plain gRPC rows (raw bytes, no envelope, no signatures;
 one unary call per request, or one message each way on a stream per miner as opensubnet sends
-its frames) are the transport's ceiling, not competitors. Every process is settled as a neuron
+its frames) are the transport's ceiling, not competitors. The "opensubnet frames" row sends the same
+raw bytes through opensubnet's own stream layer (the dendrite's links, the axon's StreamSessions)
+with no envelope, no signatures and no axon checks: what that layer costs over the plain stream.
+Every process is settled as a neuron
 process is before it serves (neurons.runtime.prepare_to_serve: start-up heap frozen, 1 ms GIL
 switch interval).
 

@@ -85,9 +85,13 @@ def measure(payload_bytes: int, reps: int = 41) -> dict[str, float]:
     return {name: statistics.median(v[2:]) / 1e3 for name, v in samples.items()}
 
 
-def table(us: dict[str, float], axons: int, cpu_us: float | None = None, raw_cpu_us: float | None = None) -> str:
+def table(us: dict[str, float], axons: int, cpu_us: float | None = None, raw_cpu_us: float | None = None,
+          frames_cpu_us: float | None = None) -> str:
     """Markdown: µs per request per stage (per-query stages divided over `axons`), and the rest of
-    the measured CPU per request (gRPC, asyncio, scheduling) when the bench's figure is given."""
+    the measured CPU per request when the bench's figure is given: with the plain stream's and the
+    frame layer's figures from the same run, the rest is split into the transport (the plain stream),
+    the frame layer (its row minus the stream's) and what is left (the axon's and dendrite's own
+    logic around the stages, and what the stages cost in a busy process beyond their in-process time)."""
     per_req = {name: us[name] / (axons if side.endswith("per query") else 1) for name, side, _ in STAGES}
     total = sum(per_req.values())
     lines = ["| stage | side | µs/req | share | what |", "|---|---|---:|---:|---|"]
@@ -95,13 +99,21 @@ def table(us: dict[str, float], axons: int, cpu_us: float | None = None, raw_cpu
     for name, side, what in STAGES:
         lines.append(f"| {name} | {side} | {per_req[name]:.1f} | {per_req[name] / whole:.0%} | {what} |")
     lines.append(f"| **protocol total** | both | **{total:.0f}** | {total / whole:.0%} | the stages above |")
-    if cpu_us:
+    if cpu_us and raw_cpu_us and frames_cpu_us:
+        layer = frames_cpu_us - raw_cpu_us
+        rest = cpu_us - total - frames_cpu_us
+        lines += [
+            f"| gRPC, HTTP/2, asyncio | both | {raw_cpu_us:.0f} | {raw_cpu_us / whole:.0%} | "
+            f"the plain gRPC stream's CPU/req in the same run: raw bytes echoed, the transport's own cost |",
+            f"| frame layer | both | {layer:.0f} | {layer / whole:.0%} | the same bytes through the dendrite's "
+            f"links and the axon's StreamSessions (the frames row, {frames_cpu_us:.0f} µs) minus the plain stream |",
+            f"| the rest | both | {rest:.0f} | {rest / whole:.0%} | the bench's CPU/req ({cpu_us:.0f} µs) minus "
+            f"all of the above: axon checks, dendrite calls, and the stages' cost in a busy process beyond "
+            f"their in-process time |"]
+    elif cpu_us:
         rest = cpu_us - total
         lines.append(f"| gRPC, HTTP/2, asyncio, scheduling | both | {rest:.0f} | {rest / whole:.0%} | "
                      f"the bench's CPU/req ({cpu_us:.0f} µs) minus the protocol total |")
-        if raw_cpu_us:
-            lines.append(f"| (plain gRPC stream, same run) | both | {raw_cpu_us:.0f} | {raw_cpu_us / whole:.0%} | "
-                         f"raw bytes echoed, no envelope: the transport's own cost |")
     return "\n".join(lines)
 
 
