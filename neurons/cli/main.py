@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("config", "neurons.cli.config"),
     ("register", "neurons.cli.register"),
     ("miner", "neurons.cli.miner"),
+    ("bench", "neurons.cli.bench"),
     ("validator", "neurons.cli.validator"),
     ("query", "neurons.cli.query"),
     ("localnet", "neurons.cli.localnet"),

@@ -1,0 +1,46 @@
+"""A miner operator asks `neuron bench` whether to batch: two local miners, validators against them, a
+table and a line saying what to run. As a person at a shell sees it (a subprocess; nothing imported)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from journey_shell import Shell
+
+BENCH = ["bench", "--subnet.name", "text-embedding", "--miner.model", "bow", "--validators", "3", "--rows", "2",
+         "--seconds", "1.2", "--rounds", "2", "--miner.batch_max_wait_ms", "50"]
+
+
+def _row(out: str, mode: str) -> list[str]:
+    [line] = [ln for ln in out.splitlines() if ln.split()[:1] == [mode]]
+    return line.split()
+
+
+def test_bench_measures_both_miners_and_says_what_to_run(tmp_path):
+    sh = Shell(tmp_path, "dev:unused")  # no chain: the miners run under throwaway dev keys
+    proc = sh.run(*BENCH, timeout=240)
+    out = proc.stdout
+    head = out.splitlines()[0].split()
+    assert head[:3] == ["miner", "requests/s", "rows/s"], out
+    rows = {mode: _row(out, mode) for mode in ("unbatched", "batched")}
+    for mode, cells in rows.items():
+        rps, rows_s, answered, failed = float(cells[1]), float(cells[2]), int(cells[5]), int(cells[6])
+        assert rps > 0 and answered > 0 and failed == 0, out
+        assert rows_s == pytest.approx(2 * rps, rel=0.02, abs=1), out  # 2 rows in every request
+    ratio = float(rows["batched"][-1].rstrip("×"))
+    assert ratio == pytest.approx(float(rows["batched"][1]) / float(rows["unbatched"][1]), abs=0.02), out
+    forwards, requests = map(int, re.search(r"ran (\d+) forwards for (\d+) requests", out).groups())
+    assert 0 < forwards < requests, out  # three validators at once: the batched miner merged some of them
+    [advice] = [ln for ln in out.splitlines() if "--miner.batching" in ln]
+    assert f"{ratio:.2f}×" in advice or "deadline" in advice, out
+    assert "keep it" in advice or "`neuron miner ... --miner.batching o" in advice, out
+    assert "window 2/2 batched" in proc.stderr, proc.stderr  # progress, one line per window
+
+
+def test_bench_refuses_an_unknown_model_before_starting_anything(tmp_path):
+    sh = Shell(tmp_path, "dev:unused")
+    proc = sh.run("bench", "--subnet.name", "text-embedding", "--miner.model", "no-such-model", ok=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "no model 'no-such-model'" in proc.stderr and "minilm" in proc.stderr, proc.stderr
+    assert "neuron subnet show" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "starting two" not in proc.stderr, proc.stderr
