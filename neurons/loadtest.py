@@ -64,8 +64,10 @@ class Result:
     modes: dict[str, Outcome] = field(default_factory=dict)
 
     @property
-    def ratio(self) -> float:
-        """Batched requests/s over unbatched."""
+    def ratio(self) -> float | None:
+        """Batched requests/s over unbatched (None: the subnet's requests cannot merge, no batched miner)."""
+        if "batched" not in self.modes:
+            return None
         return self.modes["batched"].rps / max(self.modes["unbatched"].rps, 1e-9)
 
 
@@ -73,7 +75,10 @@ def _miner(test: LoadTest, mode: str, conn) -> None:
     try:
         asyncio.run(_serve(test, mode, conn))
     except BaseException as e:  # noqa: BLE001 - the parent reports it; nothing else would see it
-        conn.send({"error": f"{type(e).__name__}: {e}"})
+        try:
+            conn.send({"error": f"{type(e).__name__}: {e}"})
+        except OSError:  # the parent is gone (interrupted): nobody to tell
+            pass
 
 
 async def _serve(test: LoadTest, mode: str, conn) -> None:
@@ -161,10 +166,10 @@ async def _drive(test: LoadTest, miners: dict[str, dict], progress: Callable[[st
                           percentile(st["lat"], 99) * 1e3, st["ok"], st["failed"]) for mode, st in stats.items()}
 
 
-def check(test: LoadTest) -> None:
-    """Fail before any process starts: the subnet loads and has the model, the device exists (LoadTestError
-    says what to pick)."""
-    from neurons.batching import pick_device
+def check(test: LoadTest) -> tuple[str, ...]:
+    """The modes to measure ("batched" only where the subnet lets requests merge), after failing before any
+    process starts if the subnet lacks the model or the device is absent (LoadTestError says what to pick)."""
+    from neurons.batching import batchable, pick_device
     from neurons.plugins import load_subnet
 
     try:
@@ -172,12 +177,14 @@ def check(test: LoadTest) -> None:
     except ValueError as e:
         raise LoadTestError(str(e)) from None
 
-    factories = load_subnet(test.subnet).miners()
+    spec = load_subnet(test.subnet)
+    factories = spec.miners()
     if test.model not in factories:
         raise LoadTestError(f"subnet {test.subnet} has no model {test.model!r}; choose one of: "
                             f"{', '.join(sorted(factories))}")
     if test.validators < 1 or test.rows < 1 or test.rounds < 1 or test.seconds <= 0:
         raise LoadTestError("validators, rows and rounds must be >= 1 and seconds > 0")
+    return MODES if batchable(spec) else MODES[:1]
 
 
 def _stop(pipes: dict, stopped: set) -> None:
@@ -192,27 +199,28 @@ def _stop(pipes: dict, stopped: set) -> None:
 
 
 def compare(test: LoadTest, progress: Callable[[str], None] = lambda line: None) -> Result:
-    """Start both miners, measure them in alternating windows, stop them; raises LoadTestError."""
-    check(test)
+    """Start the miners, measure them in alternating windows, stop them; raises LoadTestError. A subnet whose
+    requests cannot merge (batchable) gets the unbatched miner alone."""
+    modes = check(test)
     ctx = mp.get_context("spawn")
     procs, pipes, info, stopped = {}, {}, {}, set()
     try:
-        for mode in MODES:
+        for mode in modes:
             pipes[mode], child = ctx.Pipe()
             procs[mode] = ctx.Process(target=_miner, args=(test, mode, child), daemon=True)
             procs[mode].start()
             child.close()  # the child's end lives in the child: a miner that dies is an EOFError here
-        progress(f"starting two {test.model} miners (batching off, on) for {test.validators} validators")
-        for mode in MODES:
+        progress(f"starting {test.model} miners ({', '.join(modes)}) for {test.validators} validators")
+        for mode in modes:
             msg = pipes[mode].recv() if pipes[mode].poll(600) else {"error": "no answer in 600 s"}
             if "error" in msg:
                 raise LoadTestError(f"the {mode} miner did not start: {msg['error']}")
             info[mode] = msg
-        progress(f"miners up on {info['batched']['device']}; measuring {test.seconds:g} s each in {test.rounds} "
+        progress(f"miners up on {info['unbatched']['device']}; measuring {test.seconds:g} s each in {test.rounds} "
                  "alternating windows")
-        modes = asyncio.run(_drive(test, info, progress))
+        outcomes = asyncio.run(_drive(test, info, progress))
         _stop(pipes, stopped)
-        counts = pipes["batched"].recv() if pipes["batched"].poll(30) else {}
+        counts = pipes["batched"].recv() if "batched" in pipes and pipes["batched"].poll(30) else {}
     except EOFError:
         raise LoadTestError("a miner process exited during start-up; run with -v to see its log") from None
     finally:
@@ -221,5 +229,5 @@ def compare(test: LoadTest, progress: Callable[[str], None] = lambda line: None)
             p.join(10)
             if p.is_alive():
                 p.kill()
-    return Result(info["batched"]["device"], {m: info[m]["threads"] for m in MODES}, counts.get("forwards", 0),
-                  counts.get("requests", 0), modes)
+    return Result(info["unbatched"]["device"], {m: info[m]["threads"] for m in modes}, counts.get("forwards", 0),
+                  counts.get("requests", 0), outcomes)

@@ -42,19 +42,22 @@ def format_result(result, rows: int) -> str:
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
     merged = result.requests / max(result.forwards, 1)
+    batched = (f"; the batched miner ran {result.forwards} forwards for {result.requests} requests "
+               f"({merged:.1f} requests per forward)" if "batched" in result.modes else "")
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, cells), "",
-                      f"model on {result.device}, {rows} rows per request; the batched miner ran {result.forwards} "
-                      f"forwards for {result.requests} requests ({merged:.1f} requests per forward)"])
+                      f"model on {result.device}, {rows} rows per request{batched}"])
 
 
 def run(args) -> int:
     import logging
 
+    from neurons.cli.common import stop_on_sigterm
     from neurons.cli.errors import CLIError
     from neurons.config import fill_from_subnet, load_config
     from neurons.loadtest import LoadTest, LoadTestError, compare
     from neurons.plugins import load_subnet
 
+    stop_on_sigterm()  # the miners stop as on Ctrl-C
     cfg = load_config(args)
     logging.getLogger().setLevel(cfg.logging.level)
     fill_from_subnet(cfg, load_subnet(cfg.subnet.name))
@@ -67,7 +70,11 @@ def run(args) -> int:
         result = compare(test, progress=log.info)
     except LoadTestError as e:
         raise CLIError(str(e), hint="see `neuron subnet show NAME` for a subnet's models") from None
-    batched = result.modes["batched"]
     print(format_result(result, test.rows))
-    print(advice(result.device, result.ratio, batched.p99_ms, test.timeout))
+    if result.ratio is None:
+        print(f"advice: subnet {cfg.subnet.name} does not declare its rows independent (rows_independent, the "
+              "batch as dim 0 of every tensor), so its miner runs one forward per request whatever "
+              "--miner.batching says")
+    else:
+        print(advice(result.device, result.ratio, result.modes["batched"].p99_ms, test.timeout))
     return 0

@@ -9,6 +9,11 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM leaves like Ctrl-C: `interrupted`, no traceback
 
 
+def stop_on_sigterm() -> None:
+    """From here on SIGTERM stops the command as SIGINT does (KeyboardInterrupt: clean-up runs, no traceback)."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
 def open_neuron(args, check=None):
     """(config, subnet spec, hotkey Keypair, chain) for `neuron miner` / `neuron validator`; `check(cfg)`
     runs before the chain is dialled. From here on SIGTERM stops the command as SIGINT does (the serving
@@ -19,7 +24,7 @@ def open_neuron(args, check=None):
     from neurons.plugins import load_subnet
     from neurons.wallet import wallet_from_config
 
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     cfg = load_config(args)
     logging.getLogger().setLevel(cfg.logging.level)
     if cfg.chain.netuid is None:

@@ -2,12 +2,16 @@
 shares with the miner (`batching_enabled`: what --miner.batching auto does on a device)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from neurons.batching import batching_enabled
 from neurons.cli.bench import GAIN, advice
-from neurons.loadtest import LoadTest, LoadTestError, check
+from neurons.loadtest import MODES, LoadTest, LoadTestError, check
+
+TEMPLATE = str(Path(__file__).resolve().parents[2] / "subnets" / "template.py")
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
@@ -36,3 +40,8 @@ def test_check_refuses_unknown_models_devices_and_empty_runs_before_any_process(
     if not torch.cuda.is_available():
         with pytest.raises(LoadTestError, match="no CUDA device"):
             check(LoadTest("text-embedding", "bow", device="cuda"))
+
+
+def test_only_a_subnet_whose_rows_merge_gets_a_batched_miner():
+    assert check(LoadTest("text-embedding", "bow")) == MODES
+    assert check(LoadTest(TEMPLATE, "exact")) == ("unbatched",)
