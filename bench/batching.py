@@ -33,9 +33,10 @@ def run_subnet(args, subnet: str) -> tuple[list[str], str]:
     """Both miners of one subnet, measured in alternating windows (neurons/loadtest.py): (table rows, summary line)."""
     from neurons.loadtest import LoadTest, compare
 
-    test = LoadTest(subnet, MODELS[subnet], device=args.device, max_rows=args.max_rows, max_wait_ms=args.max_wait_ms,
-                    validators=args.validators, rows=args.rows, seconds=args.seconds, rounds=args.rounds,
-                    timeout=args.timeout)
+    miner = {"model": MODELS[subnet], "device": args.device, "batch_max_rows": args.max_rows,
+             "batch_max_wait_ms": args.max_wait_ms}
+    test = LoadTest(subnet, {k: v for k, v in miner.items() if v is not None}, validators=args.validators,
+                    rows=args.rows, seconds=args.seconds, rounds=args.rounds, timeout=args.timeout)
     load0 = os.getloadavg()[0]
     res = compare(test, progress=lambda line: print(f"{subnet}: {line}", flush=True))
     device, base = res.device, res.modes["unbatched"]
@@ -57,16 +58,19 @@ def run_subnet(args, subnet: str) -> tuple[list[str], str]:
 
 
 def main() -> int:
+    from neurons.config.schema import MinerSection
+    from neurons.loadtest import LoadTest as T  # the load test's own defaults; the miner's come from its config
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--subnets", nargs="+", choices=list(MODELS), default=list(MODELS))
-    ap.add_argument("--validators", type=int, default=8)
-    ap.add_argument("--rows", type=int, default=8, help="rows per challenge (texts or contexts of one request)")
-    ap.add_argument("--seconds", type=float, default=16.0, help="measuring time per axon (split over --rounds)")
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--max-rows", type=int, default=128)
-    ap.add_argument("--max-wait-ms", type=float, default=5.0)
-    ap.add_argument("--timeout", type=float, default=12.0, help="the validators' deadline per request, seconds")
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--validators", type=int, default=T.validators)
+    ap.add_argument("--rows", type=int, default=T.rows, help="rows per challenge (texts or contexts of one request)")
+    ap.add_argument("--seconds", type=float, default=T.seconds, help="measuring time per axon (split over --rounds)")
+    ap.add_argument("--rounds", type=int, default=T.rounds)
+    ap.add_argument("--max-rows", type=int, default=None, help="--miner.batch_max_rows (default: the miner's)")
+    ap.add_argument("--max-wait-ms", type=float, default=None, help="--miner.batch_max_wait_ms (default: the miner's)")
+    ap.add_argument("--timeout", type=float, default=T.timeout, help="the validators' deadline per request, seconds")
+    ap.add_argument("--device", default=None, help="--miner.device (default: the miner's, auto)")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_batching.md"))
     args = ap.parse_args()
     lines = ["| subnet (model) | miner | requests/s | rows/s | p50 ms | p99 ms | answered | failed | vs unbatched |",
@@ -78,11 +82,13 @@ def main() -> int:
         summaries.append(summary)
     md, summary = "\n".join(lines), "\n".join(summaries)
     print("\n" + md + "\n\n" + summary)
+    miner = MinerSection(**{k: v for k, v in (("batch_max_rows", args.max_rows),
+                                              ("batch_max_wait_ms", args.max_wait_ms)) if v is not None})
     cmd = "python bench/batching.py " + " ".join(sys.argv[1:])
     notes = args.out.read_text().partition(NOTES)[2] if args.out.exists() else ""
     args.out.write_text(_REPORT.format(cmd=cmd.strip(), table=md, summary=summary, cores=os.cpu_count(),
-                                       python=platform.python_version(), max_rows=args.max_rows,
-                                       max_wait=args.max_wait_ms, validators=args.validators, rows=args.rows)
+                                       python=platform.python_version(), max_rows=miner.batch_max_rows,
+                                       max_wait=miner.batch_max_wait_ms, validators=args.validators, rows=args.rows)
                         + (NOTES + notes if notes else ""))
     print(f"wrote {args.out}")
     return 0

@@ -6,7 +6,7 @@ one with it on. N validators, each with its own hotkey and dendrite, send challe
 rows one after another. The two miners are measured in alternating windows, so both see the same
 machine load. `neuron bench` and bench/batching.py print what `compare` returns.
 
-    result = compare(LoadTest("text-embedding", "minilm", validators=8), progress=print)
+    result = compare(LoadTest("text-embedding", {"model": "minilm"}, validators=8), progress=print)
     result.modes["batched"].rps / result.modes["unbatched"].rps
 """
 from __future__ import annotations
@@ -32,10 +32,7 @@ class LoadTestError(Exception):
 @dataclass(frozen=True)
 class LoadTest:
     subnet: str                # a subnet name or spec file, as --subnet.name takes
-    model: str                 # one of the subnet's reference models
-    device: str = "auto"       # as --miner.device
-    max_rows: int = 128        # the batched miner's --miner.batch_max_rows
-    max_wait_ms: float = 5.0   # and --miner.batch_max_wait_ms
+    miner: dict                # [miner] settings (model, device, batch_max_rows, ...); the config's defaults for the rest
     validators: int = 8
     rows: int = 8              # rows per challenge (texts, or contexts, of one request)
     seconds: float = 16.0      # measuring time per miner, split over `rounds` alternating windows
@@ -94,9 +91,8 @@ async def _serve(test: LoadTest, mode: str, conn) -> None:
 
     torch.set_num_threads(1)  # as `neuron miner` does (a batched CPU miner gets every core: model_runner)
     spec = load_subnet(test.subnet)
-    model = spec.miners()[test.model](test.seed)
-    cfg = NeuronConfig(miner={"device": test.device, "batching": "on" if mode == "batched" else "off",
-                              "batch_max_rows": test.max_rows, "batch_max_wait_ms": test.max_wait_ms})
+    cfg = NeuronConfig(miner={**test.miner, "batching": "on" if mode == "batched" else "off"})
+    model = spec.miners()[cfg.miner.model](test.seed)
     device, batcher = model_runner(cfg, spec, model)
     kp = Keypair.create_from_uri(_MINER_URI)
     callers = {Keypair.create_from_uri(validator_uri(i)).ss58_address: CallerInfo(i, 100.0, True)
@@ -170,17 +166,19 @@ def check(test: LoadTest) -> tuple[str, ...]:
     """The modes to measure ("batched" only where the subnet lets requests merge), after failing before any
     process starts if the subnet lacks the model or the device is absent (LoadTestError says what to pick)."""
     from neurons.batching import batchable, pick_device
+    from neurons.config.schema import MinerSection
     from neurons.plugins import load_subnet
 
+    miner = MinerSection(**test.miner)
     try:
-        pick_device(test.device)
+        pick_device(miner.device)
     except ValueError as e:
         raise LoadTestError(str(e)) from None
 
     spec = load_subnet(test.subnet)
     factories = spec.miners()
-    if test.model not in factories:
-        raise LoadTestError(f"subnet {test.subnet} has no model {test.model!r}; choose one of: "
+    if miner.model not in factories:
+        raise LoadTestError(f"subnet {test.subnet} has no model {miner.model!r}; choose one of: "
                             f"{', '.join(sorted(factories))}")
     if test.validators < 1 or test.rows < 1 or test.rounds < 1 or test.seconds <= 0:
         raise LoadTestError("validators, rows and rounds must be >= 1 and seconds > 0")
@@ -210,7 +208,7 @@ def compare(test: LoadTest, progress: Callable[[str], None] = lambda line: None)
             procs[mode] = ctx.Process(target=_miner, args=(test, mode, child), daemon=True)
             procs[mode].start()
             child.close()  # the child's end lives in the child: a miner that dies is an EOFError here
-        progress(f"starting {test.model} miners ({', '.join(modes)}) for {test.validators} validators")
+        progress(f"starting {test.miner.get('model', 'the default')} miners ({', '.join(modes)}) for {test.validators} validators")
         for mode in modes:
             msg = pipes[mode].recv() if pipes[mode].poll(600) else {"error": "no answer in 600 s"}
             if "error" in msg:

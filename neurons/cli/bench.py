@@ -8,12 +8,15 @@ GAIN = 1.1  # batching "pays" above this ratio: run-to-run noise on a busy machi
 
 def add_arguments(parser) -> None:
     from neurons.config import add_config_flags
+    from neurons.loadtest import LoadTest as T  # its defaults are the command's
+
     add_config_flags(parser, SECTIONS)
-    parser.add_argument("--validators", type=int, default=8, help="validators querying at once (default: 8)")
-    parser.add_argument("--rows", type=int, default=8, help="rows per request: texts or contexts (default: 8)")
-    parser.add_argument("--seconds", type=float, default=16.0, help="measuring time per miner (default: 16)")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating windows the time is split into (default: 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the reference model")
+    parser.add_argument("--validators", type=int, default=T.validators, help=f"validators querying at once (default: {T.validators})")
+    parser.add_argument("--rows", type=int, default=T.rows, help=f"rows per request: texts or contexts (default: {T.rows})")
+    parser.add_argument("--seconds", type=float, default=T.seconds, help=f"measuring time per miner (default: {T.seconds:g})")
+    parser.add_argument("--rounds", type=int, default=T.rounds,
+                        help=f"alternating windows the time is split into (default: {T.rounds})")
+    parser.add_argument("--seed", type=int, default=T.seed, help="seed of the reference model")
 
 
 def advice(device: str, ratio: float, p99_ms: float, deadline_s: float) -> str:
@@ -61,9 +64,7 @@ def run(args) -> int:
     cfg = load_config(args)
     logging.getLogger().setLevel(cfg.logging.level)
     fill_from_subnet(cfg, load_subnet(cfg.subnet.name))
-    m = cfg.miner
-    test = LoadTest(cfg.subnet.name, m.model, device=m.device, max_rows=m.batch_max_rows,
-                    max_wait_ms=m.batch_max_wait_ms, validators=args.validators, rows=args.rows,
+    test = LoadTest(cfg.subnet.name, cfg.miner.model_dump(), validators=args.validators, rows=args.rows,
                     seconds=args.seconds, rounds=args.rounds, timeout=cfg.dendrite.timeout_s, seed=args.seed)
     log = logging.getLogger("opensubnet.bench")
     try:

@@ -34,14 +34,14 @@ def test_a_batched_p99_past_the_deadline_never_pays():
 
 def test_check_refuses_unknown_models_devices_and_empty_runs_before_any_process():
     with pytest.raises(LoadTestError, match="no model 'nope'.*minilm"):
-        check(LoadTest("text-embedding", "nope"))
+        check(LoadTest("text-embedding", {"model": "nope"}))
     with pytest.raises(LoadTestError, match="must be >= 1"):
-        check(LoadTest("text-embedding", "bow", validators=0))
+        check(LoadTest("text-embedding", {"model": "bow"}, validators=0))
     if not torch.cuda.is_available():
         with pytest.raises(LoadTestError, match="no CUDA device"):
-            check(LoadTest("text-embedding", "bow", device="cuda"))
+            check(LoadTest("text-embedding", {"model": "bow", "device": "cuda"}))
 
 
 def test_only_a_subnet_whose_rows_merge_gets_a_batched_miner():
-    assert check(LoadTest("text-embedding", "bow")) == MODES
-    assert check(LoadTest(TEMPLATE, "exact")) == ("unbatched",)
+    assert check(LoadTest("text-embedding", {"model": "bow"})) == MODES
+    assert check(LoadTest(TEMPLATE, {"model": "exact"})) == ("unbatched",)
