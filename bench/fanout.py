@@ -37,6 +37,8 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # no gRPC core chatter (e.g. G
 
 import numpy as np  # noqa: E402
 
+from neurons.loadtest import percentile  # noqa: E402
+
 PAYLOADS = {"4KiB": 4 << 10, "1MiB": 1 << 20}
 VALIDATOR_URI = "//BenchValidator"
 
@@ -205,11 +207,6 @@ async def _worker(indices: list[int], conn) -> None:
 
 
 # -- the validator -----------------------------------------------------------------------------------
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))]
-
-
 PIDS: list[int] = []  # the validator and the miner processes, for cpu_seconds()
 
 

@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 MODES = ("unbatched", "batched")
-_MINER_URI = "//LoadTestMiner"
+MAX_VALIDATORS = 256  # each is a dendrite with its own channel: more measures this machine's client, not the miner
 
 
-def validator_uri(i: int) -> str:
-    return f"//LoadTestValidator{i}"
+def _uri(run: str, who: str) -> str:
+    """A key of this run alone: derived from a secret drawn per run, so nobody else on the machine can sign
+    as one of its validators (a well-known dev URI would let any local process reach the miners)."""
+    return f"//LoadTest//{run}//{who}"
 
 
 class LoadTestError(Exception):
     """The load test could not run (an unknown model, a miner that failed to start); says why."""
-
 
 @dataclass(frozen=True)
 class LoadTest:
@@ -68,9 +70,9 @@ class Result:
         return self.modes["batched"].rps / max(self.modes["unbatched"].rps, 1e-9)
 
 
-def _miner(test: LoadTest, mode: str, conn) -> None:
+def _miner(test: LoadTest, run: str, mode: str, conn) -> None:
     try:
-        asyncio.run(_serve(test, mode, conn))
+        asyncio.run(_serve(test, run, mode, conn))
     except BaseException as e:  # noqa: BLE001 - the parent reports it; nothing else would see it
         try:
             conn.send({"error": f"{type(e).__name__}: {e}"})
@@ -78,7 +80,7 @@ def _miner(test: LoadTest, mode: str, conn) -> None:
             pass
 
 
-async def _serve(test: LoadTest, mode: str, conn) -> None:
+async def _serve(test: LoadTest, run: str, mode: str, conn) -> None:
     """One miner process: the model behind an axon, as `neuron miner` runs it, batching off or on."""
     import torch
     from substrateinterface import Keypair
@@ -94,8 +96,8 @@ async def _serve(test: LoadTest, mode: str, conn) -> None:
     cfg = NeuronConfig(miner={**test.miner, "batching": "on" if mode == "batched" else "off"})
     model = spec.miners()[cfg.miner.model](test.seed)
     device, batcher = model_runner(cfg, spec, model)
-    kp = Keypair.create_from_uri(_MINER_URI)
-    callers = {Keypair.create_from_uri(validator_uri(i)).ss58_address: CallerInfo(i, 100.0, True)
+    kp = Keypair.create_from_uri(_uri(run, "miner"))
+    callers = {Keypair.create_from_uri(_uri(run, f"validator{i}")).ss58_address: CallerInfo(i, 100.0, True)
                for i in range(test.validators)}
     section = AxonSection(rate_per_s=1e6, burst=1e6, max_inflight_per_caller=1024)
     axon = Axon(kp, caller_info=callers.get, config=axon_section(section, batcher))
@@ -115,7 +117,8 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))] if xs else float("nan")
 
 
-async def _drive(test: LoadTest, miners: dict[str, dict], progress: Callable[[str], None]) -> dict[str, Outcome]:
+async def _drive(test: LoadTest, run: str, miners: dict[str, dict],
+                 progress: Callable[[str], None]) -> dict[str, Outcome]:
     """The validators: a warm-up window per miner, then `rounds` alternating measuring windows."""
     from substrateinterface import Keypair
 
@@ -124,7 +127,7 @@ async def _drive(test: LoadTest, miners: dict[str, dict], progress: Callable[[st
 
     spec = load_subnet(test.subnet)
     challenges = [spec.challenge(seed, test.rows).request for seed in range(32)]
-    dendrites = [Dendrite(Keypair.create_from_uri(validator_uri(i))) for i in range(test.validators)]
+    dendrites = [Dendrite(Keypair.create_from_uri(_uri(run, f"validator{i}"))) for i in range(test.validators)]
     stats = {mode: {"lat": [], "ok": 0, "failed": 0, "busy": 0.0} for mode in miners}
 
     async def one_validator(i: int, ep: Endpoint, st: dict, until: float) -> None:
@@ -180,8 +183,9 @@ def check(test: LoadTest) -> tuple[str, ...]:
     if miner.model not in factories:
         raise LoadTestError(f"subnet {test.subnet} has no model {miner.model!r}; choose one of: "
                             f"{', '.join(sorted(factories))}")
-    if test.validators < 1 or test.rows < 1 or test.rounds < 1 or test.seconds <= 0:
-        raise LoadTestError("validators, rows and rounds must be >= 1 and seconds > 0")
+    if not (1 <= test.validators <= MAX_VALIDATORS and test.rows >= 1 and test.rounds >= 1 and test.seconds > 0):
+        raise LoadTestError(f"--validators must be 1..{MAX_VALIDATORS}, --rows and --rounds at least 1 and "
+                            "--seconds above 0")
     return MODES if batchable(spec) else MODES[:1]
 
 
@@ -202,10 +206,11 @@ def compare(test: LoadTest, progress: Callable[[str], None] = lambda line: None)
     modes = check(test)
     ctx = mp.get_context("spawn")
     procs, pipes, info, stopped = {}, {}, {}, set()
+    run = secrets.token_hex(16)
     try:
         for mode in modes:
             pipes[mode], child = ctx.Pipe()
-            procs[mode] = ctx.Process(target=_miner, args=(test, mode, child), daemon=True)
+            procs[mode] = ctx.Process(target=_miner, args=(test, run, mode, child), daemon=True)
             procs[mode].start()
             child.close()  # the child's end lives in the child: a miner that dies is an EOFError here
         progress(f"starting {test.miner.get('model', 'the default')} miners ({', '.join(modes)}) for {test.validators} validators")
@@ -216,11 +221,16 @@ def compare(test: LoadTest, progress: Callable[[str], None] = lambda line: None)
             info[mode] = msg
         progress(f"miners up on {info['unbatched']['device']}; measuring {test.seconds:g} s each in {test.rounds} "
                  "alternating windows")
-        outcomes = asyncio.run(_drive(test, info, progress))
+        outcomes = asyncio.run(_drive(test, run, info, progress))
         _stop(pipes, stopped)
         counts = pipes["batched"].recv() if "batched" in pipes and pipes["batched"].poll(30) else {}
-    except EOFError:
-        raise LoadTestError("a miner process exited during start-up; run with -v to see its log") from None
+    except EOFError:  # the process died without a word (killed, out of memory, a crash in native code)
+        for p in procs.values():
+            p.join(2)
+        codes = ", ".join(f"{m} exit code {p.exitcode}" for m, p in procs.items() if p.exitcode is not None)
+        raise LoadTestError(f"a miner process died during start-up ({codes or 'still running'}): a model too "
+                            "large for free memory is killed by the system; try a smaller --miner.model or "
+                            "free some memory") from None
     finally:
         _stop(pipes, stopped)
         for p in procs.values():

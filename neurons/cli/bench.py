@@ -70,7 +70,7 @@ def run(args) -> int:
     try:
         result = compare(test, progress=log.info)
     except LoadTestError as e:
-        raise CLIError(str(e), hint="see `neuron subnet show NAME` for a subnet's models") from None
+        raise CLIError(str(e)) from None
     print(format_result(result, test.rows))
     if result.ratio is None:
         print(f"advice: subnet {cfg.subnet.name} does not declare its rows independent (rows_independent, the "

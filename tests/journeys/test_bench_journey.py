@@ -53,7 +53,7 @@ def test_bench_refuses_an_unknown_model_before_starting_anything(sh):
     proc = sh.run("bench", "--subnet.name", "text-embedding", "--miner.model", "no-such-model", ok=False, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "no model 'no-such-model'" in proc.stderr and "minilm" in proc.stderr, proc.stderr
-    assert "neuron subnet show" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "bow" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "starting two" not in proc.stderr, proc.stderr
 
 
@@ -81,3 +81,26 @@ def test_sigterm_stops_the_bench_and_its_miners(sh):
     while any(os.path.exists(f"/proc/{pid}") for pid in miners) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in miners if os.path.exists(f"/proc/{pid}")], "miner processes outlived the bench"
+
+
+def test_a_miner_killed_while_loading_is_reported_not_waited_for(sh):
+    """A model that takes the process down (as the system's OOM killer would) ends the bench at once with
+    what happened and what to try, instead of waiting on a pipe nobody will write to."""
+    sh.run("subnet", "new", "crashy")
+    path = sh.root / "crashy.py"
+    path.write_text(path.read_text() + """
+
+class _Killed(Exact):
+    def __init__(self, seed):
+        import os
+        os._exit(137)
+
+
+Crashy.miners = lambda self: {"exact": Exact, "killed": _Killed}
+""")
+    t0 = time.monotonic()
+    proc = sh.run("bench", "--subnet.name", "crashy.py", "--miner.model", "killed", "--validators", "1",
+                  "--seconds", "0.5", "--rounds", "1", ok=False, timeout=120)
+    assert proc.returncode == 2 and time.monotonic() - t0 < 60, proc.stderr
+    assert "died during start-up" in proc.stderr and "exit code 137" in proc.stderr, proc.stderr
+    assert "--miner.model" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

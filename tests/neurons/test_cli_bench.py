@@ -35,8 +35,9 @@ def test_a_batched_p99_past_the_deadline_never_pays():
 def test_check_refuses_unknown_models_devices_and_empty_runs_before_any_process():
     with pytest.raises(LoadTestError, match="no model 'nope'.*minilm"):
         check(LoadTest("text-embedding", {"model": "nope"}))
-    with pytest.raises(LoadTestError, match="must be >= 1"):
-        check(LoadTest("text-embedding", {"model": "bow"}, validators=0))
+    for bad in ({"validators": 0}, {"validators": 10_000}, {"rows": 0}, {"seconds": 0}):
+        with pytest.raises(LoadTestError, match="--validators must be 1..256"):
+            check(LoadTest("text-embedding", {"model": "bow"}, **bad))
     if not torch.cuda.is_available():
         with pytest.raises(LoadTestError, match="no CUDA device"):
             check(LoadTest("text-embedding", {"model": "bow", "device": "cuda"}))
