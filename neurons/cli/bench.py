@@ -67,6 +67,9 @@ def run(args) -> int:
     test = LoadTest(cfg.subnet.name, cfg.miner.model_dump(), validators=args.validators, rows=args.rows,
                     seconds=args.seconds, rounds=args.rounds, timeout=cfg.dendrite.timeout_s, seed=args.seed)
     log = logging.getLogger("opensubnet.bench")
+    if cfg.origin("miner.batching") != "default":
+        log.info("miner.batching = %s (%s) is not used here: the bench measures batching off and on",
+                 cfg.miner.batching, cfg.origin("miner.batching"))
     try:
         result = compare(test, progress=log.info)
     except LoadTestError as e:
